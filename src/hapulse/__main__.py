@@ -1,0 +1,5 @@
+import sys
+
+from hapulse.cli import main
+
+sys.exit(main())
