@@ -1,0 +1,81 @@
+"""`hapulse check`: validate ha.cf, authkeys and haresources.
+
+Every problem is printed, all at once, as ``FILE:LINE: error: message`` or
+``FILE:LINE: warning: message`` on stderr; the exit code is 0 when the
+configuration is usable (warnings allowed) and 1 when not. ``--json``
+prints the effective configuration on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "validate ha.cf, authkeys and haresources; --json prints the effective configuration"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--confdir", default="/etc/ha.d", type=Path,
+                   help="directory with ha.cf, authkeys, haresources (default /etc/ha.d)")
+    p.add_argument("--node", help="this node's name (default: uname -n)")
+    p.add_argument("--json", action="store_true", help="print the effective configuration")
+
+
+def config_as_json(config: Any) -> dict[str, Any]:
+    h = config.hacf
+    return {
+        "node": config.node,
+        "keepalive": h.keepalive,
+        "warntime": h.warntime,
+        "deadtime": h.deadtime,
+        "initdead": h.initdead,
+        "udpport": h.udpport,
+        "auto_failback": h.auto_failback,
+        "media": [
+            {
+                "kind": m.kind,
+                "interface": m.interface,
+                "addresses": [m.address] if m.address else [],
+                **({"port": m.port} if m.port is not None else {}),
+                **({"ttl": m.ttl, "loop": m.loop} if m.kind == "mcast" else {}),
+                **({"device": m.device, "baud": m.baud} if m.kind == "serial" else {}),
+                "line": m.line,
+            }
+            for m in h.media
+        ],
+        "nodes": list(h.nodes),
+        "auth": {"key": config.authkeys.key_id, "method": config.authkeys.method},
+        "groups": [
+            {
+                "id": g.id,
+                "node": g.node,
+                "line": g.line,
+                "resources": [{"agent": r.agent, "args": list(r.args), "text": r.text}
+                              for r in g.resources],
+            }
+            for g in config.groups
+        ],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from hapulse.config import load_config
+
+    config, diags = load_config(args.confdir, args.node)
+    for d in diags:
+        print(str(d), file=sys.stderr)
+    if config is None:
+        n = sum(1 for d in diags if d.severity == "error")
+        print(f"hapulse: {args.confdir}: {n} error(s); the configuration is not usable",
+              file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(config_as_json(config), indent=2))
+    else:
+        w = sum(1 for d in diags if d.severity == "warning")
+        print(f"{args.confdir}: configuration OK for node {config.node}"
+              + (f" ({w} warning(s))" if w else ""))
+    return 0
