@@ -1,0 +1,170 @@
+"""Message signatures exactly as Heartbeat 3.0.6 computes them (pure).
+
+A packet carries two signatures, both ``KEYID HEXDIGEST``:
+
+- the ``auth`` field inside the message: the digest of the other fields in
+  order, each written ``NAME=VALUE\\n`` (binary fields ``(1)NAME=BASE64\\n``);
+- the trailing netstring: the digest of the bytes from ``###\\n`` through
+  ``%%%\\n`` inclusive.
+
+sha1 and md5 are HMACs keyed with the authkeys secret. crc is the 32-bit
+CRC with polynomial 0x04C11DB7, most significant bit first, initial value
+0, result complemented, printed as unpadded lowercase hex; it has no
+secret and authenticates nothing. Verified on the captures in
+``shared/heartbeat/capture``. Digests are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hapulse.wire.codec import WireError, decode_packet, encode, encode_body
+from hapulse.wire.message import FieldType, Message
+
+
+class Verdict(Enum):
+    OK = "ok"
+    BAD = "BAD"
+    NOKEY = "nokey"
+
+
+class AuthError(WireError):
+    """A message whose signature is missing, unknown or wrong."""
+
+    def __init__(self, verdict: Verdict, reason: str) -> None:
+        super().__init__(reason)
+        self.verdict = verdict
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i << 24
+        for _ in range(8):
+            c = ((c << 1) ^ 0x04C11DB7) if c & 0x80000000 else (c << 1)
+        table.append(c & 0xFFFFFFFF)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc32_heartbeat(data: bytes) -> int:
+    c = 0
+    for b in data:
+        c = ((c << 8) & 0xFFFFFFFF) ^ _CRC_TABLE[((c >> 24) ^ b) & 0xFF]
+    return ~c & 0xFFFFFFFF
+
+
+def digest(method: str, secret: bytes, data: bytes) -> str:
+    if method == "sha1":
+        return hmac.new(secret, data, hashlib.sha1).hexdigest()
+    if method == "md5":
+        return hmac.new(secret, data, hashlib.md5).hexdigest()
+    if method == "crc":
+        return f"{crc32_heartbeat(data):x}"
+    raise ValueError(f"unknown auth method {method!r}")
+
+
+def inner_text(msg: Message) -> bytes:
+    """The text the in-message ``auth`` field signs."""
+    parts = []
+    for f in msg:
+        if f.name == "auth":
+            continue
+        name = f.name.encode("utf-8", "surrogateescape")
+        if f.type == FieldType.STRING and isinstance(f.value, str):
+            parts.append(name + b"=" + f.value.encode("utf-8", "surrogateescape") + b"\n")
+        elif isinstance(f.value, bytes):
+            parts.append(b"(%d)" % int(f.type) + name + b"=" + base64.b64encode(f.value) + b"\n")
+    return b"".join(parts)
+
+
+@dataclass
+class Authenticator:
+    """Signs with one key and verifies with every key of an authkeys file."""
+
+    method: str
+    key_id: int
+    secret: bytes
+    keys: Mapping[int, tuple[str, bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            self.keys = {self.key_id: (self.method, self.secret)}
+
+    @classmethod
+    def from_authkeys(cls, authkeys: Any) -> Authenticator:
+        return cls(authkeys.method, authkeys.key_id, authkeys.secret, dict(authkeys.keys))
+
+    def sign(self, msg: Message) -> tuple[Message, bytes]:
+        signed = msg.copy()
+        signed.remove("auth")
+        inner = digest(self.method, self.secret, inner_text(signed))
+        signed.append("auth", f"{self.key_id} {inner}")
+        outer = digest(self.method, self.secret, encode_body(signed))
+        return signed, f"{self.key_id} {outer}".encode()
+
+    def sign_and_encode(self, msg: Message) -> bytes:
+        signed, trailer = self.sign(msg)
+        return encode(signed, trailer)
+
+    def _check(self, value: str | bytes | None, data: bytes, what: str) -> None:
+        if value is None:
+            raise AuthError(Verdict.BAD, f"no {what} signature")
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+        kid_s, _, hexdigest = text.partition(" ")
+        if not kid_s.isdigit() or not hexdigest:
+            raise AuthError(Verdict.BAD, f"malformed {what} signature {text[:40]!r}")
+        key = self.keys.get(int(kid_s))
+        if key is None:
+            raise AuthError(Verdict.NOKEY, f"{what} signature uses key {kid_s}, not in authkeys")
+        method, secret = key
+        want = digest(method, secret, data)
+        if not hmac.compare_digest(want.encode(), hexdigest.lower().encode()):
+            raise AuthError(Verdict.BAD, f"{what} signature does not match (key {kid_s} {method})")
+
+    def decode_and_verify(self, packet: bytes) -> Message:
+        """Decode and check both signatures; raise WireError or AuthError."""
+        msg, trailer = decode_packet(packet)
+        if trailer is not None:
+            end = packet.rfind(b"%%%\n") + 4
+            self._check(trailer, packet[:end], "packet")
+        f = msg.field("auth")
+        self._check(f.value if f is not None and isinstance(f.value, str) else None,
+                    inner_text(msg), "message")
+        return msg
+
+    def verify(self, packet: bytes) -> Verdict:
+        try:
+            self.decode_and_verify(packet)
+        except AuthError as exc:
+            return exc.verdict
+        except WireError:
+            return Verdict.BAD
+        return Verdict.OK
+
+
+@dataclass
+class RejectLimiter:
+    """Rate-limits 'rejected packet' log lines per source: one per `interval` seconds."""
+
+    interval: float = 10.0
+    last: dict[str, float] = field(default_factory=dict)
+    suppressed: dict[str, int] = field(default_factory=dict)
+
+    def should_log(self, source: str, now: float) -> bool:
+        prev = self.last.get(source)
+        if prev is not None and now - prev < self.interval:
+            self.suppressed[source] = self.suppressed.get(source, 0) + 1
+            return False
+        if len(self.last) > 1024:
+            self.last.clear()
+        self.last[source] = now
+        return True
