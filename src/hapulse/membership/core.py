@@ -265,7 +265,6 @@ class Membership:
             old = p.links.get(link, LINK_DEAD)
             p.links[link] = LINK_UP
             out.append(LinkStatus(p.name, link, old, LINK_UP))
-            out.append(Log("info", f"Link {p.name}:{link} up."))
         p.link_heard[link] = now
         if p.warned and p.heard is not None:
             out.append(Log("info", f"node {p.name}: heartbeat resumed after "
@@ -301,12 +300,29 @@ class Membership:
             out.append(NodeStatus(p.name, p.status, UP))
             p.status = UP
 
-        if mtype == "NS_rexmit" and (dest is None or dest.lower() == self.local.lower()):
+        to_me = dest is None or dest.lower() == self.local.lower()
+        if mtype == "NS_rexmit" and to_me:
             out.extend(self._answer_rexmit(msg, p))
+        elif mtype == "reqnodes" and dest is not None and to_me:
+            out.append(self._repnodes(p, now))
         elif mtype not in PROTOCOL_TYPES and (dest is None or dest.lower() == self.local.lower()):
             out.append(Deliver(msg, p.name))
         out.extend(self._maybe_active())
         return out
+
+    def _repnodes(self, p: Peer, now: float) -> Send:
+        """Answer a starting node's `reqnodes` with the node list, as Heartbeat does.
+
+        A Heartbeat node that starts asks a live peer for the node list and
+        does not finish start-up (nor accept cl_status) until it gets it.
+        """
+        nodes = [self.local, *(q.name for q in self.peers.values())]
+        rep = Message.from_pairs([("dest", p.name), ("t", "repnodes"),
+                                  ("nodelist", "".join(f"{n} " for n in sorted(nodes))),
+                                  ("delnodelist", " ")])
+        if p.uuid is not None:
+            rep.append("destuuid", p.uuid)
+        return Send(self._stamp(rep, now))
 
     def _request_missing(self, p: Peer, now: float) -> list[Action]:
         floor = p.high_seq - 2 * MAX_REXMIT_GAP  # too old to ask for: give up on them

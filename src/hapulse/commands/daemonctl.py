@@ -1,0 +1,140 @@
+"""`hapulse start | stop | restart | reload`: the daemon's lifecycle."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hapulse.cli import UserError
+
+HELP = "start, stop, restart or reload the hapulse daemon"
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--confdir", default="/etc/ha.d", type=Path,
+                   help="directory with ha.cf, authkeys, haresources (default /etc/ha.d)")
+    p.add_argument("--node", help="this node's name (default: uname -n)")
+    p.add_argument("--state-dir", default="/var/lib/hapulse", type=Path,
+                   help="persistent state: uuid, generation (default /var/lib/hapulse)")
+    p.add_argument("--run-dir", default="/run/hapulse", type=Path,
+                   help="pid file and control socket (default /run/hapulse)")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds to wait for the daemon to answer (default 30)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+
+
+def add_arguments_start(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--foreground", "-f", action="store_true",
+                   help="stay in the foreground (for systemd Type=notify and tests)")
+
+
+add_arguments_restart = add_arguments_start
+
+
+def _options(args: argparse.Namespace) -> object:
+    from hapulse.daemon import DaemonOptions
+
+    return DaemonOptions(
+        confdir=args.confdir, node=args.node, state_dir=args.state_dir, run_dir=args.run_dir
+    )
+
+
+def _request(args: argparse.Namespace, cmd: str, **kw: object) -> dict[str, object]:
+    from hapulse.runtime import ControlError, control_request
+
+    try:
+        return control_request(args.run_dir, cmd, timeout=args.timeout, **kw)
+    except ControlError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _running(args: argparse.Namespace) -> int | None:
+    from hapulse.runtime import ControlError, control_request
+
+    try:
+        reply = control_request(args.run_dir, "ping", timeout=2.0)
+    except ControlError:
+        return None
+    pid = reply.get("pid")
+    return int(pid) if isinstance(pid, int) else None
+
+
+def run_start(args: argparse.Namespace) -> int:
+    from hapulse.daemon import run_foreground
+
+    pid = _running(args)
+    if pid is not None:
+        raise UserError(f"hapulse is already running (pid {pid}, run dir {args.run_dir})")
+    if args.foreground:
+        from hapulse.runtime import RuntimeErrorWithHint
+
+        try:
+            return run_foreground(_options(args))  # type: ignore[arg-type]
+        except RuntimeErrorWithHint as exc:
+            raise UserError(str(exc)) from exc
+    argv = [sys.executable, "-m", "hapulse", "start", "--foreground",
+            "-c", str(args.confdir), "--state-dir", str(args.state_dir),
+            "--run-dir", str(args.run_dir)]
+    if args.node:
+        argv += ["--node", args.node]
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    out = open(args.run_dir / "hapulse.out", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                            start_new_session=True, close_fds=True)
+    out.close()
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (args.run_dir / "hapulse.out").read_text(errors="replace")[-2000:]
+            raise UserError(f"hapulse did not start (exit {proc.returncode}):\n{tail}")
+        if _running(args) is not None:
+            print(f"hapulse started (pid {proc.pid})")
+            return 0
+        time.sleep(0.05)
+    raise UserError(f"hapulse (pid {proc.pid}) did not answer within {args.timeout:g} s; "
+                    f"see {args.run_dir / 'hapulse.out'}")
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    pid = _running(args)
+    if pid is None:
+        print("hapulse is not running")
+        return 0
+    _request(args, "stop")
+    deadline = time.monotonic() + args.timeout + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print(f"hapulse stopped (pid {pid})")
+            return 0
+        time.sleep(0.05)
+    raise UserError(f"hapulse (pid {pid}) is still running after the stop request")
+
+
+def run_restart(args: argparse.Namespace) -> int:
+    run_stop(args)
+    return run_start(args)
+
+
+def run_reload(args: argparse.Namespace) -> int:
+    reply = _request(args, "reload")
+    for d in reply.get("diagnostics", []) or []:  # type: ignore[attr-defined]
+        print(d)
+    if not reply.get("ok"):
+        print("hapulse: reload refused; the running configuration stays", file=sys.stderr)
+        return 1
+    print("configuration reloaded")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:  # pragma: no cover - dispatch uses run_<name>
+    raise UserError("unknown lifecycle command")

@@ -1,0 +1,56 @@
+"""`hapulse status [--json]`: nodes, links and resource groups as this node sees them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hapulse.cli import UserError
+
+HELP = "show nodes, links and resource groups (--json for scripts)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run-dir", default="/run/hapulse", type=Path,
+                   help="the daemon's run dir (default /run/hapulse)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.add_argument("--timeout", type=float, default=5.0)
+
+
+def render(st: dict[str, Any]) -> str:
+    t = st.get("timers", {})
+    lines = [
+        f"hapulse on {st['node']} (pid {st['pid']}, up {st['uptime']:g} s): {st['hbstatus']}",
+        f"timers: keepalive {t.get('keepalive'):g} s, warntime {t.get('warntime'):g} s, "
+        f"deadtime {t.get('deadtime'):g} s, initdead {t.get('initdead'):g} s",
+        "",
+        f"{'NODE':<16} {'STATUS':<8} {'HEARD':>8}  LINKS",
+    ]
+    for n in st.get("nodes", []):
+        ago = n.get("last_heard_ago")
+        heard = "local" if n.get("local") else ("never" if ago is None else f"{ago:.1f}s")
+        links = "  ".join(f"{k}:{v}" for k, v in n.get("links", {}).items())
+        lines.append(f"{n['name']:<16} {n['status']:<8} {heard:>8}  {links}")
+    groups = st.get("groups", [])
+    if groups:
+        lines += ["", f"{'GROUP':<24} {'PREFERRED':<10} {'HERE':<9} RESOURCES"]
+        for g in groups:
+            lines.append(f"{g['id']:<24} {g['preferred']:<10} {g['local_state']:<9} "
+                         + " ".join(g["resources"]))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hapulse.runtime import ControlError, control_request
+
+    try:
+        st = control_request(args.run_dir, "status", timeout=args.timeout)
+    except ControlError as exc:
+        raise UserError(str(exc), code=3) from exc
+    if args.json:
+        print(json.dumps(st, indent=2))
+    else:
+        print(render(st))
+    return 0

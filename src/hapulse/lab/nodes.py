@@ -1,0 +1,80 @@
+"""Real daemons in lab hosts: a hapulse node driven like an administrator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hapulse.lab import Host
+
+SEED_CANDIDATES = [Path(__file__).resolve().parents[4] / "shared" / "seed",
+                   Path.cwd().parent / "shared" / "seed", Path("/work/shared/seed")]
+HAPULSE = str(Path(sys.executable).with_name("hapulse"))
+
+
+def seed_dir() -> Path:
+    for p in SEED_CANDIDATES:
+        if p.is_dir():
+            return p
+    raise FileNotFoundError("the seed's files (../shared/seed) are not beside this checkout")
+
+
+def netns_ok() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root"
+    if shutil.which("ip") is None or shutil.which("unshare") is None:
+        return "needs iproute2 and util-linux"
+    return None
+
+
+def seed_files(node: str) -> dict[str, str]:
+    d = seed_dir() / node / "ha.d"
+    return {n: (d / n).read_text() for n in ("ha.cf", "authkeys", "haresources")}
+
+
+class HapulseNode:
+    def __init__(self, host: Host, files: dict[str, str]) -> None:
+        self.host = host
+        self.confdir = host.dir / "ha.d"
+        self.confdir.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (self.confdir / name).write_text(text)
+            (self.confdir / name).chmod(0o600)
+        self.run_dir = host.dir / "run"
+        self.state_dir = host.dir / "state"
+        self.log = host.dir / "hapulse.log"
+        self.proc: subprocess.Popen[Any] | None = None
+
+    def start(self) -> None:
+        out = open(self.log, "a")  # noqa: SIM115 - handed to the child
+        self.proc = self.host.popen(
+            [HAPULSE, "start", "--foreground", "-c", str(self.confdir),
+             "--state-dir", str(self.state_dir), "--run-dir", str(self.run_dir)],
+            stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+
+    def status(self) -> dict[str, Any] | None:
+        r = self.host.run([HAPULSE, "status", "--json", "--run-dir", str(self.run_dir)],
+                          timeout=20)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def node(self, name: str) -> dict[str, Any] | None:
+        st = self.status()
+        if st is None:
+            return None
+        for n in st["nodes"]:
+            if n["name"] == name:
+                return dict(n)
+        return None
+
+    def node_status(self, name: str) -> str | None:
+        n = self.node(name)
+        return None if n is None else str(n["status"])
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
