@@ -1,0 +1,72 @@
+"""Failover of the seed's web site: hapulse on both nodes, the seed's three files unchanged.
+
+`httpd` is an LSB script of the tests (tests/data/httpd) running a real HTTP
+server that answers with the node's name; the client is curl on the LAN.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from hapulse.lab import Lab, wait_for
+from hapulse.lab.nodes import HAPULSE, HapulseNode, seed_files
+
+pytestmark = pytest.mark.netns
+
+HTTPD = Path(__file__).resolve().parents[1] / "data" / "httpd"
+VIP = "192.168.1.118"
+DEADTIME = 30.0
+
+
+def prepare(lab: Lab, name: str, files: dict[str, str] | None = None) -> HapulseNode:
+    host = lab.hosts[name]
+    initd = host.private("/etc/init.d")
+    shutil.copy(HTTPD, initd / "httpd")
+    (initd / "httpd").chmod(0o755)
+    host.private("/run")
+    return HapulseNode(host, files or seed_files(name))
+
+
+def served_by(lab: Lab) -> str | None:
+    r = lab.hosts["client"].run(["curl", "-s", "--max-time", "0.5", f"http://{VIP}/"], timeout=5)
+    return r.stdout.strip() or None
+
+
+def test_kill_failover_failback_and_standby(seed: Lab) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    a, b = prepare(seed, "f801"), prepare(seed, "f802")
+    a.start()
+    b.start()
+    wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="f801 serves the VIP")
+
+    # pull the power on f801: daemon and web server die at once
+    seed.hosts["f801"].kill_all()
+    killed = time.monotonic()
+    wait_for(lambda: served_by(seed) == "f802", DEADTIME + 2 + 1, interval=0.1,
+             what="f802 serves after f801's death")
+    gap = time.monotonic() - killed
+    assert gap <= DEADTIME + 2, gap
+    # the client's neighbour entry moved to f802 without waiting for ARP expiry
+    assert seed.hosts["client"].neighbour(VIP) == seed.hosts["f802"].mac("eth1")
+    log = b.log_text()
+    assert "Late heartbeat: Node f801" in log and "node f801: is dead" in log
+    assert "resource httpd started" in log
+
+    # f801 returns: auto_failback (legacy, the seed's default) moves the site home
+    a.start()
+    wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="failback to f801")
+    assert seed.hosts["client"].neighbour(VIP) == seed.hosts["f801"].mac("eth0")
+
+    # standby on the owner moves the group within 2 s at the seed's timers
+    start = time.monotonic()
+    standby = seed.hosts["f801"].run(
+        [HAPULSE, "standby",
+         "--run-dir", str(a.run_dir)])
+    assert standby.returncode == 0, standby.stderr
+    wait_for(lambda: served_by(seed) == "f802", 2.5, interval=0.05, what="standby to f802")
+    assert time.monotonic() - start <= 2.0 + 0.5
