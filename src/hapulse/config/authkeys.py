@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 
 from hapulse.config.model import AuthKeys, Diagnostic
+from hapulse.config.model import isnum as _isnum
 
 METHODS = ("crc", "md5", "sha1")
 
@@ -33,13 +34,13 @@ def parse_authkeys(
             continue
         words = body.split(None, 2)
         if words[0].lower() == "auth":
-            if len(words) < 2 or not words[1].isdigit():
+            if len(words) < 2 or not _isnum(words[1]):
                 err(lineno, "`auth` needs the number of the key to use, e.g. `auth 1`",
                     "bad-auth")
                 continue
             auth_id, auth_line = int(words[1]), lineno
             continue
-        if not words[0].isdigit():
+        if not _isnum(words[0]):
             err(lineno, f"expected `auth N` or `N METHOD [SECRET]`, found `{words[0]}`",
                 "bad-key-line")
             continue

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from hapulse.config.model import Diagnostic, Directive, HaCf, Medium
+from hapulse.config.model import isnum as _isnum
 
 # Every directive Heartbeat 3.0.6 accepts. Value: None when hapulse implements
 # it, else the reason it is accepted and ignored (reported as a warning).
@@ -242,9 +243,9 @@ def parse_hacf(text: str, path: str = "ha.cf") -> tuple[HaCf, list[Diagnostic]]:
                         problems.append(f"`{group}` is not a multicast group (224.0.0.0/4)")
                 except ValueError:
                     problems.append(f"`{group}` is not an IPv4 address")
-                port = int(port_s) if port_s.isdigit() else -1
-                ttl = int(ttl_s) if ttl_s.isdigit() else -1
-                loop = int(loop_s) if loop_s.isdigit() else -1
+                port = int(port_s) if _isnum(port_s) else -1
+                ttl = int(ttl_s) if _isnum(ttl_s) else -1
+                loop = int(loop_s) if _isnum(loop_s) else -1
                 if not 1 <= port <= 65535:
                     problems.append(f"port `{port_s}` is not 1..65535")
                 if not 1 <= ttl <= 255:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from hapulse.config.model import Diagnostic, ResourceGroup, ResourceSpec
+from hapulse.config.model import isnum as _isnum
 
 _IPLIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+(/.*)?$|^\d[\d.]*(/.*)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:+@-]+$")
@@ -27,7 +28,7 @@ def check_ip_arg(arg: str) -> str | None:
     except ValueError:
         return f"`{parts[0]}` is not a valid IPv4 address"
     if len(parts) > 1 and parts[1] != "" and (
-        not parts[1].isdigit() or not 1 <= int(parts[1]) <= 32
+        not _isnum(parts[1]) or not 1 <= int(parts[1]) <= 32
     ):
         return f"`/{parts[1]}` is not a prefix length 1..32"
     if len(parts) > 2 and parts[2] and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", parts[2]):

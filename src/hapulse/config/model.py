@@ -10,6 +10,11 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 
 
+def isnum(text: str) -> bool:
+    """ASCII digits only (str.isdigit() also accepts `²`, which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem found in a config file, with its place and what to do."""

@@ -28,6 +28,12 @@ from hapulse.wire.codec import WireError, decode_packet, encode, encode_body
 from hapulse.wire.message import FieldType, Message
 
 
+def _isnum(text: str) -> bool:
+    """ASCII digits only (str.isdigit() also accepts `²`, which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
+
 class Verdict(Enum):
     OK = "ok"
     BAD = "BAD"
@@ -120,7 +126,7 @@ class Authenticator:
             raise AuthError(Verdict.BAD, f"no {what} signature")
         text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
         kid_s, _, hexdigest = text.partition(" ")
-        if not kid_s.isdigit() or not hexdigest:
+        if not _isnum(kid_s) or not hexdigest:
             raise AuthError(Verdict.BAD, f"malformed {what} signature {text[:40]!r}")
         key = self.keys.get(int(kid_s))
         if key is None:
