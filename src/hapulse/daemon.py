@@ -340,7 +340,9 @@ class Daemon:
         if self._timer is not None:
             self._timer.cancel()
         # asyncio's loop clock is time.monotonic(), the clock the cores are fed.
-        self._timer = self._loop.call_at(max(deadline, self._loop.time()), self._on_timer)
+        # Never a deadline in the past: a core that keeps one would spin the loop.
+        self._timer = self._loop.call_at(max(deadline, self._loop.time() + 0.001),
+                                         self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -75,6 +75,7 @@ class PeerInfo:
     held: set[str] = field(default_factory=set)
     given: set[str] = field(default_factory=set)  # groups this peer handed to us
     failed: set[str] = field(default_factory=set)  # groups that failed to start there
+    wait_over: bool = False  # its time to announce has passed (a Heartbeat peer may never)
     seen_at: float | None = None
 
 
@@ -120,14 +121,16 @@ class Policy:
         for p in self.peers.values():
             if p.status == "init":
                 return False
-            if self._alive(p) and not p.announced and (
-                p.seen_at is None or now - p.seen_at < ANNOUNCE_WAIT
-            ):
-                return False
+            if self._alive(p) and not p.announced and not p.wait_over:
+                if p.seen_at is not None and now - p.seen_at >= ANNOUNCE_WAIT:
+                    p.wait_over = True
+                else:
+                    return False
         return True
 
     def held(self) -> set[str]:
-        return {g for g, st in self.state.items() if st in (RUNNING, STARTING)}
+        """Groups this node may have running: until a stop completes, it still holds them."""
+        return {g for g, st in self.state.items() if st in (RUNNING, STARTING, STOPPING)}
 
     def rsc_hold(self) -> str:
         held = self.held()
@@ -173,21 +176,19 @@ class Policy:
                 continue
             if self._held_by_peer(gid):
                 continue
+            if gid in self.giving:
+                continue  # this node is handing it to the peer
             given = any(self._alive(p) and gid in p.given for p in self.peers.values())
-            if self._is_local(pref) and gid not in self.giving:
+            if self._is_local(pref):
                 why = f"{gid}: preferred here and held by no live node"
             elif given:
                 why = f"{gid}: handed over by its holder (standby)"
             elif not self._preferred_alive(gid):
                 why = f"{gid}: preferred node {pref} is dead; taking over"
-            elif gid in self.giving:
-                continue
+            elif gid in self._failed_by(pref):
+                why = f"{gid}: failed on {pref}; taking it here"
             else:
-                p = self._peer(pref)
-                if p is not None and gid in self._failed_by(pref):
-                    why = f"{gid}: failed on {pref}; taking it here"
-                else:
-                    continue
+                continue
             self.state[gid] = STARTING
             out.append(Log("info", why))
             out.append(Acquire(gid))
@@ -208,6 +209,7 @@ class Policy:
         if self._alive(p) and not was_alive:
             p.seen_at = now
             p.announced = False
+            p.wait_over = False
             p.held.clear()
             self.failed_here.clear()  # the cluster changed: try again
             out.append(self._announce(hello=True))
@@ -299,7 +301,7 @@ class Policy:
         self.giving -= wanted
         self.failed_here -= wanted
         msg = Message.from_pairs([("t", "hp_takeover"), ("hp_groups", " ".join(sorted(wanted)))])
-        return [SendCluster(msg), Log("info", f"takeover {which}: asking for "
+        return [self._announce(), SendCluster(msg), Log("info", f"takeover {which}: asking for "
                                               f"{', '.join(sorted(wanted)) or 'nothing'}"),
                 *self.decide(now)]
 
@@ -320,7 +322,8 @@ class Policy:
 
     def next_deadline(self) -> float | None:
         waits = [p.seen_at + ANNOUNCE_WAIT for p in self.peers.values()
-                 if self._alive(p) and not p.announced and p.seen_at is not None]
+                 if self._alive(p) and not p.announced and not p.wait_over
+                 and p.seen_at is not None]
         return min(waits) + 1e-3 if waits else None
 
     def snapshot(self) -> dict[str, Any]:
