@@ -70,3 +70,55 @@ def test_kill_failover_failback_and_standby(seed: Lab) -> None:
     assert standby.returncode == 0, standby.stderr
     wait_for(lambda: served_by(seed) == "f802", 2.5, interval=0.05, what="standby to f802")
     assert time.monotonic() - start <= 2.0 + 0.5
+
+
+def test_links_down_failover(seed: Lab) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    a, b = prepare(seed, "f801"), prepare(seed, "f802")
+    a.start()
+    b.start()
+    wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="f801 serves the VIP")
+    for ifname in ("eth0", "eth1"):
+        seed.hosts["f801"].set_link(ifname, up=False)
+    cut = time.monotonic()
+    wait_for(lambda: served_by(seed) == "f802", DEADTIME + 2 + 1, interval=0.1,
+             what="f802 serves after f801's cables are pulled")
+    assert time.monotonic() - cut <= DEADTIME + 2
+    assert seed.hosts["client"].neighbour(VIP) == seed.hosts["f802"].mac("eth1")
+
+
+FLAKY = """#!/bin/sh
+# fails to start on f801 only
+case "$1" in
+  start) if [ "$(hostname)" = f801 ]; then echo "flaky: cannot start on f801: disk full"; exit 1; fi
+         touch /run/flaky.on; exit 0 ;;
+  stop) rm -f /run/flaky.on; exit 0 ;;
+  status) [ -f /run/flaky.on ] && exit 0; exit 3 ;;
+esac
+exit 2
+"""
+
+
+def test_second_resource_fails_group_runs_on_the_other_node(seed: Lab) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    nodes = []
+    for name in ("f801", "f802"):
+        files = seed_files(name)
+        files["haresources"] = "f801 192.168.1.118 flaky httpd\n"
+        node = prepare(seed, name, files)
+        script = seed.hosts[name].mounts["/etc/init.d"] / "flaky"
+        script.write_text(FLAKY)
+        script.chmod(0o755)
+        nodes.append(node)
+    for n in nodes:
+        n.start()
+    wait_for(lambda: served_by(seed) == "f802", 40, interval=0.2,
+             what="the group runs on f802 after flaky failed on f801")
+    log = nodes[0].log_text()
+    assert "resource flaky failed to start: start exited 1: flaky: cannot start on f801: " \
+           "disk full" in log
+    assert "IPaddr: 192.168.1.118 removed" in log  # the first resource was rolled back
+    r = seed.hosts["f801"].run(["ip", "-o", "addr", "show"])
+    assert VIP not in r.stdout

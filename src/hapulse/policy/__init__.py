@@ -166,7 +166,7 @@ class Policy:
             if st == RUNNING and gid not in self.giving and not self._is_local(pref):
                 p = self._peer(pref)
                 if (self.auto_failback in ("on", "legacy") and p is not None and self._alive(p)
-                        and p.announced and gid not in p.given):
+                        and p.announced and gid not in p.given and gid not in p.failed):
                     self.state[gid] = STOPPING
                     out.append(Log("info", f"auto_failback: giving {gid} back to its preferred "
                                            f"node {pref}"))
