@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zlib
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ def seed(request: pytest.FixtureRequest) -> Iterator[Lab]:
     why = netns_ok()
     if why:
         pytest.skip(why)
-    prefix = "hpt" + str(zlib.crc32(request.node.name.encode()) % 10**6)
+    # the pid keeps two test runs on one machine (a developer's and CI's) apart
+    prefix = f"hpt{os.getpid()}-{zlib.crc32(request.node.name.encode()) % 10**4}"
     lab = seed_lab(prefix)
     try:
         yield lab

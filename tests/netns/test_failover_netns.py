@@ -36,13 +36,19 @@ def served_by(lab: Lab) -> str | None:
     return r.stdout.strip() or None
 
 
-def test_kill_failover_failback_and_standby(seed: Lab) -> None:
+def site_on_f801(seed: Lab) -> tuple[HapulseNode, HapulseNode]:
+    """Both nodes started with the seed's files; returns once f801 serves the site."""
     if shutil.which("curl") is None:
         pytest.skip("needs curl")
     a, b = prepare(seed, "f801"), prepare(seed, "f802")
     a.start()
     b.start()
     wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="f801 serves the VIP")
+    return a, b
+
+
+def test_kill_failover_failback_and_standby(seed: Lab) -> None:
+    a, b = site_on_f801(seed)
 
     # pull the power on f801: daemon and web server die at once
     seed.hosts["f801"].kill_all()
@@ -73,12 +79,7 @@ def test_kill_failover_failback_and_standby(seed: Lab) -> None:
 
 
 def test_links_down_failover(seed: Lab) -> None:
-    if shutil.which("curl") is None:
-        pytest.skip("needs curl")
-    a, b = prepare(seed, "f801"), prepare(seed, "f802")
-    a.start()
-    b.start()
-    wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="f801 serves the VIP")
+    site_on_f801(seed)
     for ifname in ("eth0", "eth1"):
         seed.hosts["f801"].set_link(ifname, up=False)
     cut = time.monotonic()

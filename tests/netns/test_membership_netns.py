@@ -91,7 +91,7 @@ def test_two_nodes_over_bcast_and_mcast(medium: str) -> None:
     why = netns_ok()
     if why:
         pytest.skip(why)
-    prefix = "hptb" if medium.startswith("bcast") else "hptm"
+    prefix = f"hpt{os.getpid()}-" + ("b" if medium.startswith("bcast") else "m")
     with Lab(prefix) as lab:
         n1, n2 = lab.add_host("n1"), lab.add_host("n2")
         sw = lab.add_switch("lan")
@@ -125,7 +125,7 @@ def test_two_nodes_over_a_serial_pty_pair(tmp_path: Path) -> None:
             if m:
                 ptys.append(m.group(1))
         assert len(ptys) == 2
-        with Lab("hpts") as lab:
+        with Lab(f"hpt{os.getpid()}-s") as lab:
             lab.add_host("n1")
             lab.add_host("n2")
             nodes = []

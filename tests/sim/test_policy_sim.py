@@ -102,21 +102,23 @@ class Cluster:
         return sorted(n for n, groups in self.owned.items() if gid in groups)
 
 
-def test_each_group_runs_on_its_preferred_node() -> None:
-    c = Cluster()
+def started(**kw: Any) -> Cluster:
+    c = Cluster(**kw)
     c.start("f801")
     c.start("f802")
     c.run_for(20)
+    return c
+
+
+def test_each_group_runs_on_its_preferred_node() -> None:
+    c = started()
     assert c.owner("192.168.1.118") == ["f801"]
     assert c.owner("192.168.1.119") == ["f802"]
     assert not c.violations
 
 
 def test_death_takeover_and_failback() -> None:
-    c = Cluster(auto_failback="on")
-    c.start("f801")
-    c.start("f802")
-    c.run_for(20)
+    c = started(auto_failback="on")
     c.kill("f801")
     c.run_for(10)
     assert c.owner("192.168.1.118") == ["f802"]
@@ -127,10 +129,7 @@ def test_death_takeover_and_failback() -> None:
 
 
 def test_auto_failback_off_keeps_the_group() -> None:
-    c = Cluster(auto_failback="off")
-    c.start("f801")
-    c.start("f802")
-    c.run_for(20)
+    c = started(auto_failback="off")
     c.kill("f801")
     c.run_for(10)
     c.start("f801")
@@ -140,10 +139,7 @@ def test_auto_failback_off_keeps_the_group() -> None:
 
 
 def test_standby_and_takeover() -> None:
-    c = Cluster()
-    c.start("f801")
-    c.start("f802")
-    c.run_for(20)
+    c = started()
     c.sim._apply(c.sim.nodes["f801"],
                  c._policy_actions("f801", c.policies["f801"].standby("all", c.sim.now)))
     c.run_for(5)
