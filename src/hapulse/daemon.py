@@ -37,15 +37,14 @@ class DaemonOptions:
     node: str | None = None
     state_dir: Path = DEFAULT_STATE_DIR
     run_dir: Path = DEFAULT_RUN_DIR
-    metrics_port: int | None = None
 
 
 @dataclass
 class Counters:
-    packets_in: int = 0
-    packets_out: int = 0
+    """What only the daemon knows; packet counts live in each transport."""
+
     rejected: int = 0
-    failovers: int = 0
+    deaths: int = 0
     started: float = field(default_factory=time.time)
 
 
@@ -195,7 +194,6 @@ class Daemon:
         from hapulse.wire.auth import AuthError
         from hapulse.wire.codec import WireError
 
-        self.counters.packets_in += 1
         try:
             msg = self.auth.decode_and_verify(data)
         except (WireError, AuthError) as exc:
@@ -229,7 +227,7 @@ class Daemon:
                 log.info("Status update for node %s: status %s", a.node, a.new)
                 self._event(f"node {a.node} {a.old} -> {a.new}")
                 if a.new == "dead":
-                    self.counters.failovers += 1
+                    self.counters.deaths += 1
                 if self.policy is not None:
                     pending.extend(self.policy.on_node_status(a.node, a.new, now))
             elif isinstance(a, mb.LinkStatus):
@@ -258,7 +256,6 @@ class Daemon:
         for t in self._transports:
             if link is None or t.link == link:
                 t.send(packet)
-                self.counters.packets_out += 1
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -450,9 +447,11 @@ class Daemon:
                 for gid, g in self._groups.items()
             ],
             "counters": {
-                "packets_in": self.counters.packets_in,
-                "packets_out": self.counters.packets_out,
+                "packets_in": sum(t.counters.packets_in for t in self._transports),
+                "packets_out": sum(t.counters.packets_out for t in self._transports),
+                "send_errors": sum(t.counters.errors for t in self._transports),
                 "rejected": self.counters.rejected,
+                "deaths_seen": self.counters.deaths,
             },
             "events": list(self._events[-20:]),
         }
