@@ -1,0 +1,102 @@
+"""The daemon lifecycle through the CLI: start, second start, reload, stop, restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HAPULSE = str(Path(sys.executable).with_name("hapulse"))
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the control socket is root only")
+
+
+def hp(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HAPULSE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[dict[str, Path]]:
+    conf = tmp_path / "ha.d"
+    conf.mkdir()
+    port = 20000 + os.getpid() % 20000
+    (conf / "ha.cf").write_text(f"udpport {port}\nkeepalive 0.2\nwarntime 0.6\ndeadtime 1\n"
+                                "initdead 2\nucast lo 127.0.0.2\nnode solo peer\n"
+                                "auto_failback on\nrealtime off\n")
+    (conf / "authkeys").write_text("auth 1\n1 sha1 test\n")
+    (conf / "authkeys").chmod(0o600)
+    (conf / "haresources").write_text("")
+    # the run dir is outside pytest's private tmp tree so another user can reach it
+    run = Path(tempfile.mkdtemp(prefix="hapulse-run-"))
+    dirs = {"conf": conf, "run": run, "state": tmp_path / "state"}
+    yield dirs
+    hp("stop", "--run-dir", str(run))
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def common(d: dict[str, Path]) -> list[str]:
+    return ["-c", str(d["conf"]), "--node", "solo", "--run-dir", str(d["run"]),
+            "--state-dir", str(d["state"])]
+
+
+def test_start_status_second_start_reload_stop_restart(node: dict[str, Path]) -> None:
+    r = hp("start", *common(node))
+    assert r.returncode == 0, r.stderr
+    assert "hapulse started" in r.stdout
+    sock = node["run"] / "hapulse.sock"
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+
+    st = json.loads(hp("status", "--json", "--run-dir", str(node["run"])).stdout)
+    assert st["node"] == "solo"
+    assert {n["name"]: n["status"] for n in st["nodes"]} == {"solo": "up", "peer": "init"}
+    assert "groups" in st and "timers" in st
+
+    again = hp("start", *common(node))
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+
+    assert hp("reload", "--run-dir", str(node["run"])).returncode == 0
+    good = (node["conf"] / "ha.cf").read_text()
+    (node["conf"] / "ha.cf").write_text(good.replace("keepalive 0.2", "keeplive 0.2"))
+    bad = hp("reload", "--run-dir", str(node["run"]))
+    assert bad.returncode == 1
+    assert "unknown directive `keeplive`; did you mean `keepalive`?" in bad.stdout
+    assert "reload refused" in bad.stderr
+    st = json.loads(hp("status", "--json", "--run-dir", str(node["run"])).stdout)
+    assert st["timers"]["keepalive"] == 0.2  # the running configuration stays
+    (node["conf"] / "ha.cf").write_text(good)
+
+    gen = int((node["state"] / "hb_generation").read_text())
+    r = hp("restart", *common(node))
+    assert r.returncode == 0, r.stderr
+    assert int((node["state"] / "hb_generation").read_text()) == gen + 1
+
+    r = hp("stop", "--run-dir", str(node["run"]))
+    assert r.returncode == 0 and "hapulse stopped" in r.stdout
+    r = hp("status", "--run-dir", str(node["run"]))
+    assert r.returncode == 3 and "hapulse is not running" in r.stderr
+
+
+def test_control_socket_refuses_non_root(node: dict[str, Path]) -> None:
+    system_python = "/usr/bin/python3"
+    if not os.access(system_python, os.X_OK):
+        pytest.skip("needs /usr/bin/python3 to run a client as an unprivileged user")
+    assert hp("start", *common(node)).returncode == 0
+    os.chmod(node["run"], 0o755)  # the unprivileged user reaches the socket file itself
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            "try:\n    s.connect(sys.argv[1])\n"
+            "except PermissionError:\n    print('refused'); sys.exit(1)\n"
+            "print('connected')\n")
+    r = subprocess.run([system_python, "-c", code, str(node["run"] / "hapulse.sock")],
+                       capture_output=True, text=True, timeout=30, user=65534, group=65534,
+                       cwd="/")
+    assert (r.returncode, r.stdout.strip()) == (1, "refused"), r.stderr
