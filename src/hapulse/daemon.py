@@ -143,6 +143,7 @@ class Daemon:
         await self.control.start()
         self._install_signals()
         self._notify("READY=1")
+        self._start_watchdog()
         log.info("Local status now set to: 'up'")
 
         self._handle(self.membership.tick(self.now()))
@@ -170,6 +171,21 @@ class Daemon:
         self._loop.add_signal_handler(signal.SIGTERM, self.request_shutdown)
         self._loop.add_signal_handler(signal.SIGINT, self.request_shutdown)
         self._loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    def _start_watchdog(self) -> None:
+        """systemd's WatchdogSec: ping at half the period while the loop runs."""
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        if not usec.isascii() or not usec.isdigit() or self._loop is None:
+            return
+        period = int(usec) / 2e6
+
+        def ping() -> None:
+            self._notify("WATCHDOG=1")
+            if self._done is not None and not self._done.done():
+                assert self._loop is not None
+                self._loop.call_later(period, ping)
+
+        ping()
 
     def _notify(self, state: str) -> None:
         """sd_notify: READY=1, STOPPING=1, WATCHDOG=1 when run under systemd."""
