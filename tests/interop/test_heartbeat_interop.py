@@ -13,7 +13,7 @@ import pytest
 
 from hapulse.lab import Lab, wait_for
 from hapulse.lab.heartbeat import HeartbeatNode, available
-from hapulse.lab.nodes import HapulseNode, seed_files
+from hapulse.lab.nodes import HAPULSE, HapulseNode, seed_files
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
 
@@ -42,6 +42,23 @@ def test_mixed_cluster_membership(seed: Lab, hb_name: str, hp_name: str) -> None
     assert hp.node(hb_name)["links"] == {IFACE[hp_name]: "up"}  # type: ignore[index]
     listed = hb.cl_status("listhblinks", hp_name).stdout.split()
     assert listed == [IFACE[hb_name]]
+
+    # `hapulse cl_status` answers as Heartbeat's cl_status does, for the same cluster
+    def hp_cl(*args: str) -> tuple[str, int]:
+        r = hp.host.run([HAPULSE, "cl_status", "--run-dir", str(hp.run_dir), *args])
+        return r.stdout.strip(), r.returncode
+
+    def hb_cl(*args: str) -> tuple[str, int]:
+        r = hb.cl_status(*args)
+        return r.stdout.strip(), r.returncode
+
+    assert sorted(hp_cl("listnodes")[0].split()) == sorted(hb_cl("listnodes")[0].split())
+    for n in ("f801", "f802"):
+        assert hp_cl("nodestatus", n) == hb_cl("nodestatus", n) == ("active", 0)
+        assert hp_cl("nodetype", n) == hb_cl("nodetype", n)
+    assert hp_cl("hbstatus")[1] == hb_cl("hbstatus")[1] == 0
+    assert hp_cl("hblinkstatus", hb_name, IFACE[hp_name]) == ("up", 0)
+    assert hp_cl("nodestatus", "nosuchnode")[1] == hb_cl("nodestatus", "nosuchnode")[1]
 
     # Heartbeat dies: hapulse notices within deadtime + 2 keepalives
     gen = hp.node(hb_name)["generation"]  # type: ignore[index]
