@@ -58,3 +58,16 @@ def test_missing_script_is_a_clear_error(seed: Lab) -> None:
     assert r.returncode == 1
     assert "no script for resource `nosuchservice`: looked for /etc/ha.d/resource.d/" \
            "nosuchservice, /etc/init.d/nosuchservice" in r.stdout
+
+
+def test_resource_agents_ipaddr_wrapper_in_resource_d(seed: Lab) -> None:
+    """`resource.d/IPaddr::ADDR` runs resource-agents' /etc/ha.d/resource.d/IPaddr wrapper,
+    the script Heartbeat itself runs, instead of hapulse's native IPaddr."""
+    wrapper = Path("/etc/ha.d/resource.d/IPaddr")
+    if not os.access(wrapper, os.X_OK):
+        pytest.skip("needs resource-agents' /etc/ha.d/resource.d/IPaddr")
+    out = run_agent(seed, "start", "resource.d/IPaddr", "192.168.1.118/24")
+    assert f"Running {wrapper} 192.168.1.118/24 start" in out
+    assert "192.168.1.118/24" in addresses(seed)
+    run_agent(seed, "stop", "resource.d/IPaddr", "192.168.1.118/24")
+    assert "192.168.1.118" not in addresses(seed)

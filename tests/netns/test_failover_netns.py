@@ -123,3 +123,35 @@ def test_second_resource_fails_group_runs_on_the_other_node(seed: Lab) -> None:
     assert "IPaddr: 192.168.1.118 removed" in log  # the first resource was rolled back
     r = seed.hosts["f801"].run(["ip", "-o", "addr", "show"])
     assert VIP not in r.stdout
+
+
+def test_auto_failback_off_the_site_stays(seed: Lab) -> None:
+    """With `auto_failback off` (added to both ha.cf), f801's return does not move the site."""
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    nodes = []
+    for name in ("f801", "f802"):
+        files = seed_files(name)
+        files["ha.cf"] += "auto_failback off\n"
+        nodes.append(prepare(seed, name, files))
+    a, b = nodes
+    a.start()
+    b.start()
+    wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="f801 serves the VIP")
+    seed.hosts["f801"].kill_all()
+    wait_for(lambda: served_by(seed) == "f802", DEADTIME + 3, interval=0.1,
+             what="f802 serves after f801's death")
+
+    a.start()
+
+    def f801_knows_f802_holds_it() -> bool:
+        st = a.status()
+        return st is not None and st["policy"]["groups"][VIP]["peers"] == ["f802"]
+
+    wait_for(f801_knows_f802_holds_it, 30, interval=0.2, what="f801 back and told f802 holds it")
+    # an observation window: the site must stay on f802 (legacy/on would move it within ~1 s)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        assert served_by(seed) == "f802"
+        time.sleep(0.2)
+    assert a.status()["groups"][0]["local_state"] == "stopped"  # type: ignore[index]

@@ -198,6 +198,16 @@ def test_haresources_continuation_and_arguments() -> None:
     ]
 
 
+def test_haresources_resource_d_prefix_chooses_the_script() -> None:
+    groups, diags = parse_haresources(
+        "f801 resource.d/IPaddr::192.168.1.118/24 httpd\n", nodes=["f801"])
+    assert not diags
+    assert [r.agent for r in groups[0].resources] == ["resource.d/IPaddr", "httpd"]
+    for bad in ("resource.d/../x", "resource.d/IPaddr::192.168.1.318", "/bin/sh"):
+        _, diags = parse_haresources(f"f801 {bad}\n", nodes=["f801"])
+        assert [d.severity for d in diags] == ["error"], bad
+
+
 def test_crc_warns() -> None:
     keys, diags = parse_authkeys("auth 1\n1 crc\n", mode=0o600)
     assert keys is not None and keys.method == "crc"

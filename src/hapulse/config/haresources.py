@@ -16,7 +16,7 @@ from hapulse.config.model import Diagnostic, ResourceGroup, ResourceSpec
 from hapulse.config.model import isnum as _isnum
 
 _IPLIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+(/.*)?$|^\d[\d.]*(/.*)?$")
-_NAME = re.compile(r"^[A-Za-z0-9_.:+@-]+$")
+_NAME = re.compile(r"^(resource\.d/)?[A-Za-z0-9_.:+@-]+$")
 IP_AGENTS = ("ipaddr", "ipaddr2")
 
 
@@ -72,7 +72,7 @@ def parse_resource(word: str) -> tuple[ResourceSpec | None, str | None]:
     name, *args = word.split("::")
     if not name or not _NAME.match(name):
         return None, f"`{word}` is not a resource name (`Name` or `Name::arg1::arg2`)"
-    if name.lower() in IP_AGENTS and args and "=" not in args[0]:
+    if name.lower().removeprefix("resource.d/") in IP_AGENTS and args and "=" not in args[0]:
         problem = check_ip_arg(args[0])
         if problem:
             return None, f"invalid address in `{word}`: {problem}"

@@ -190,12 +190,14 @@ class Lab:
         self.switches.clear()
 
 
-def seed_lab(prefix: str, workdir: Path | None = None) -> Lab:
+def seed_lab(prefix: str, workdir: Path | None = None, f802_lan: str = "eth1") -> Lab:
     """The seed's topology: f801 and f802 with a crossover heartbeat link and a LAN.
 
     f801: eth0 192.168.1.110/24 (LAN), eth1 10.0.0.1/24 (heartbeat link);
     f802: eth1 192.168.1.111/24 (LAN), eth2 10.0.0.2/24 (heartbeat link);
     client: eth0 192.168.1.50/24. The LAN switch is a bridge in its own namespace.
+    `f802_lan` renames f802's LAN interface (Heartbeat's IPaddr on resource-agents
+    4.12 can only take the address over on an interface named eth0).
     """
     lab = Lab(prefix, workdir)
     try:
@@ -203,11 +205,11 @@ def seed_lab(prefix: str, workdir: Path | None = None) -> Lab:
         lab.wire(f801, "eth1", f802, "eth2")
         lan = lab.add_switch("lan")
         lab.plug(f801, "eth0", lan)
-        lab.plug(f802, "eth1", lan)
+        lab.plug(f802, f802_lan, lan)
         lab.plug(client, "eth0", lan)
         f801.add_address("eth0", "192.168.1.110/24")
         f801.add_address("eth1", "10.0.0.1/24")
-        f802.add_address("eth1", "192.168.1.111/24")
+        f802.add_address(f802_lan, "192.168.1.111/24")
         f802.add_address("eth2", "10.0.0.2/24")
         client.add_address("eth0", "192.168.1.50/24")
     except BaseException:

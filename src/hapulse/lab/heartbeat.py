@@ -38,8 +38,10 @@ class HeartbeatNode:
         self.lib = root / "lib"
         self.run_dir = root / "run"
         self.log_dir = root / "log"
+        # /run/resource-agents: made at boot by resource-agents' tmpfiles.d entry;
+        # its IPaddr keeps state there and fails ("Generic error") without it
         for d in (self.lib, self.run_dir / "heartbeat" / "ccm", self.run_dir / "heartbeat" / "dopd",
-                  self.log_dir):
+                  self.run_dir / "resource-agents", self.log_dir):
             d.mkdir(parents=True, exist_ok=True)
         for d in (self.lib, self.run_dir / "heartbeat", self.run_dir / "heartbeat" / "ccm",
                   self.run_dir / "heartbeat" / "dopd"):

@@ -105,6 +105,14 @@ class MissingAgent:
 def make_agent(spec: Any, confdir: Path, log: LogFn,
                script_dirs: Sequence[Path] | None = None) -> Any:
     agent, args, text = spec.agent, tuple(spec.args), spec.text
+    if agent.startswith("resource.d/"):
+        # `resource.d/NAME`: this script, even where hapulse has a native agent
+        # (say, resource-agents' IPaddr wrapper instead of the native IPaddr)
+        path = confdir / agent
+        if os.access(path, os.X_OK) and path.is_file():
+            return ScriptAgent(text, _script_argv(path, args), log)
+        return MissingAgent(text, f"no script {path} for resource `{text}`; install it there, "
+                                  "executable, or drop the `resource.d/` prefix")
     if agent.lower() in ("ipaddr", "ipaddr2") and args and "=" not in args[0]:
         return IPaddr(args[0], log, text=text)
     if agent.lower() in ("ipaddr", "ipaddr2") and args:
