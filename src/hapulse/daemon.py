@@ -315,15 +315,10 @@ class Daemon:
         self._group_since[group_id] = time.time()
 
     def _rscstatus(self) -> str:
-        """What this node holds, in cl_status rscstatus words: none, local, foreign, all."""
-        running = {g for g, st in self._group_state.items() if st == "running"}
-        me = self.config.node.lower()
-        local = {gid for gid, g in self._groups.items() if g.node.lower() == me}
-        foreign = set(self._groups) - local
-        has_local, has_foreign = bool(running & local), bool(running & foreign)
-        if has_local and has_foreign:
-            return "all"
-        return "local" if has_local else "foreign" if has_foreign else "none"
+        """What `cl_status rscstatus` answers: Heartbeat's words and meanings."""
+        if self.policy is None:
+            return "none"
+        return str(self.policy.cl_rscstatus(self.now()))
 
     def _parameters(self) -> dict[str, str]:
         h = self.config.hacf

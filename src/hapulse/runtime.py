@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 import struct
@@ -25,6 +26,8 @@ from typing import Any
 
 SOCKET_NAME = "hapulse.sock"
 PID_NAME = "hapulse.pid"
+
+_log = logging.getLogger("hapulse")
 
 
 class RuntimeErrorWithHint(Exception):
@@ -139,6 +142,7 @@ class ControlServer:
             sock = writer.get_extra_info("socket")
             uid = peer_uid(sock) if sock is not None else -1
             if uid not in self.allowed_uids:
+                _log.warning("control socket: refused a request from uid %s (root only)", uid)
                 writer.write(b'{"ok": false, "error": "permission denied: root only"}\n')
                 await writer.drain()
                 return
@@ -150,6 +154,7 @@ class ControlServer:
             except (ValueError, KeyError, AttributeError, TypeError):
                 reply: Any = {"ok": False, "error": f"bad request {line[:80]!r}"}
             else:
+                _log.debug("control request `%s` from uid %s", cmd, uid)
                 try:
                     reply = handler(**req)
                     if asyncio.iscoroutine(reply):

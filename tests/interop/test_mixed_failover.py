@@ -19,7 +19,7 @@ import pytest
 
 from hapulse.lab import Lab, seed_lab, wait_for
 from hapulse.lab.heartbeat import HeartbeatNode, available
-from hapulse.lab.nodes import HapulseNode, netns_ok, seed_files
+from hapulse.lab.nodes import HAPULSE, HapulseNode, netns_ok, seed_files
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
 
@@ -56,8 +56,15 @@ def served_by(lab: Lab) -> str | None:
     return r.stdout.strip() or None
 
 
-def heartbeat_node(lab: Lab, name: str) -> HeartbeatNode:
+def files(name: str, failback: str) -> dict[str, str]:
     f = seed_files(name)
+    if failback != "seed":
+        f["ha.cf"] += f"auto_failback {failback}\n"
+    return f
+
+
+def heartbeat_node(lab: Lab, name: str, failback: str) -> HeartbeatNode:
+    f = files(name, failback)
     hb = HeartbeatNode(lab.hosts[name], ha_cf=f["ha.cf"], authkeys=f["authkeys"],
                        haresources=f["haresources"])
     shutil.copy(HTTPD, hb.ha_d / "resource.d" / "httpd")
@@ -65,31 +72,55 @@ def heartbeat_node(lab: Lab, name: str) -> HeartbeatNode:
     return hb
 
 
-def hapulse_node(lab: Lab, name: str) -> HapulseNode:
+def hapulse_node(lab: Lab, name: str, failback: str) -> HapulseNode:
     host = lab.hosts[name]
     initd = host.private("/etc/init.d")
     shutil.copy(HTTPD, initd / "httpd")
     (initd / "httpd").chmod(0o755)
     host.private("/run")
-    return HapulseNode(host, seed_files(name))
+    return HapulseNode(host, files(name, failback))
 
 
+# `cl_status rscstatus` as Heartbeat 3.0.6 answers it, by role: the owner, the
+# other node, the other node after the takeover. In legacy mode (the seed's
+# default) Heartbeat does not track held resources and always says `none`.
+RSCSTATUS = {"seed": ("none", "none", "none"), "on": ("local", "local", "all")}
+
+
+def rscstatus(node: HapulseNode | HeartbeatNode) -> str:
+    if isinstance(node, HeartbeatNode):
+        r = node.cl_status("rscstatus")
+    else:
+        r = node.host.run([HAPULSE, "cl_status", "--run-dir", str(node.run_dir), "rscstatus"])
+    return r.stdout.strip()
+
+
+@pytest.mark.parametrize("failback", ["seed", "on"])
 @pytest.mark.parametrize("owner_kind", ["hapulse", "heartbeat"])
-def test_mixed_cluster_fails_over(lab: Lab, owner_kind: str) -> None:
-    """f801 (the owner) runs `owner_kind`, f802 the other daemon; f801 loses power."""
+def test_mixed_cluster_fails_over(lab: Lab, owner_kind: str, failback: str) -> None:
+    """f801 (the owner) runs `owner_kind`, f802 the other daemon; f801 loses power.
+
+    `failback` is the seed's ha.cf as it is (legacy) or with `auto_failback on`
+    added on both nodes. Both daemons' `cl_status rscstatus` must give
+    Heartbeat's answers for their role.
+    """
     if not available():
         pytest.skip("needs Debian's heartbeat package")
     if shutil.which("curl") is None:
         pytest.skip("needs curl")
     if owner_kind == "hapulse":
-        owner: HapulseNode | HeartbeatNode = hapulse_node(lab, "f801")
-        other: HapulseNode | HeartbeatNode = heartbeat_node(lab, "f802")
+        owner: HapulseNode | HeartbeatNode = hapulse_node(lab, "f801", failback)
+        other: HapulseNode | HeartbeatNode = heartbeat_node(lab, "f802", failback)
     else:
-        owner, other = heartbeat_node(lab, "f801"), hapulse_node(lab, "f802")
+        owner = heartbeat_node(lab, "f801", failback)
+        other = hapulse_node(lab, "f802", failback)
     other.start()
     owner.start()
     wait_for(lambda: served_by(lab) == "f801", INITDEAD, interval=0.5,
              what=f"f801 ({owner_kind}) serves the VIP")
+    want_owner, want_other, want_after = RSCSTATUS[failback]
+    wait_for(lambda: (rscstatus(owner), rscstatus(other)) == (want_owner, want_other), 10,
+             interval=0.5, what=f"rscstatus {want_owner} on f801 and {want_other} on f802")
 
     lab.hosts["f801"].kill_all()
     killed = time.monotonic()
@@ -98,6 +129,8 @@ def test_mixed_cluster_fails_over(lab: Lab, owner_kind: str) -> None:
     gap = time.monotonic() - killed
     assert gap <= DEADTIME + 2, gap
     assert lab.hosts["client"].neighbour(VIP) == lab.hosts["f802"].mac(lan_of(lab, "f802"))
+    wait_for(lambda: rscstatus(other) == want_after, 10, interval=0.5,
+             what=f"rscstatus {want_after} on f802 after the takeover")
 
 
 def lan_of(lab: Lab, name: str) -> str:

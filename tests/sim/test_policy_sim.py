@@ -184,3 +184,23 @@ def test_never_two_owners_while_both_alive_and_connected(
         owners = c.owner(gid)
         if alive:
             assert len(owners) == 1 and owners[0] in alive, (gid, owners)
+
+
+def test_cl_rscstatus_has_heartbeats_meanings() -> None:
+    """Heartbeat's rscstatus: local / foreign / all with nice_failback, `none` in legacy."""
+    c = started(auto_failback="on")
+    assert c.policies["f801"].cl_rscstatus(c.sim.now) == "local"
+    assert c.policies["f802"].cl_rscstatus(c.sim.now) == "local"
+    c.kill("f801")
+    c.run_for(10)
+    assert c.policies["f802"].cl_rscstatus(c.sim.now) == "all"
+    legacy = started(auto_failback="legacy")
+    assert {p.cl_rscstatus(legacy.sim.now) for p in legacy.policies.values()} == {"none"}
+    off = started(auto_failback="off")
+    off.kill("f801")
+    off.run_for(10)
+    off.start("f801")
+    off.run_for(20)
+    # f801's own group stays on f802: f801 does not hold its local set, f802 holds both
+    assert off.policies["f801"].cl_rscstatus(off.sim.now) == "none"
+    assert off.policies["f802"].cl_rscstatus(off.sim.now) == "all"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -100,3 +101,24 @@ def test_control_socket_refuses_non_root(node: dict[str, Path]) -> None:
                        capture_output=True, text=True, timeout=30, user=65534, group=65534,
                        cwd="/")
     assert (r.returncode, r.stdout.strip()) == (1, "refused"), r.stderr
+
+
+def test_logfile_and_debugfile_from_ha_cf(node: dict[str, Path], tmp_path: Path) -> None:
+    """`logfile` gets info and up in Heartbeat's line format; `debugfile` with `debug 1`
+    gets the debug lines too."""
+    logfile, debugfile = tmp_path / "logs" / "ha-log", tmp_path / "logs" / "ha-debug"
+    hacf = node["conf"] / "ha.cf"
+    hacf.write_text(hacf.read_text() + f"logfile {logfile}\ndebugfile {debugfile}\ndebug 1\n")
+    r = hp("start", *common(node))
+    assert r.returncode == 0, r.stderr
+    assert hp("status", "--run-dir", str(node["run"])).returncode == 0
+    hp("stop", "--run-dir", str(node["run"]))
+    log, debug = logfile.read_text(), debugfile.read_text()
+    line = re.compile(r"^hapulse\[\d+\]: \d{4}/\d\d/\d\d_\d\d:\d\d:\d\d\.\d{3} (\w+): ", re.M)
+    assert "info: hapulse starting: node solo" in log
+    assert "Local status now set to: 'up'" in log
+    assert all(line.match(x) for x in log.splitlines()), log
+    assert {m.group(1) for m in line.finditer(log)} <= {"info", "WARN", "ERROR", "CRIT"}
+    assert "debug: control request `status` from uid 0" in debug
+    assert "debug: control request" not in log
+    assert "hapulse starting" in debug  # the debug file has everything

@@ -140,6 +140,28 @@ class Policy:
             return "all"
         return "local" if local else "foreign" if foreign else "none"
 
+    def cl_rscstatus(self, now: float) -> str:
+        """`cl_status rscstatus` as Heartbeat 3.0.6 answers it (measured against it).
+
+        Heartbeat tracks what a node holds only with nice_failback (auto_failback
+        on or off); in legacy mode it always answers `none`. Otherwise `local`
+        means "every group preferred here runs here" (true for a node that
+        prefers none), `foreign` that it runs groups preferred elsewhere,
+        `transition` while a group starts or stops, and `none` until the
+        initial acquisition is over.
+        """
+        if self.auto_failback == "legacy":
+            return "none"
+        if any(st in (STARTING, STOPPING) for st in self.state.values()):
+            return "transition"
+        if not self._settled(now):
+            return "none"
+        mine = [g for g, node in self.groups.items() if self._is_local(node)]
+        local = all(self.state[g] == RUNNING for g in mine)
+        foreign = any(self.state[g] == RUNNING for g in self.groups if g not in mine)
+        return {(True, True): "all", (True, False): "local",
+                (False, True): "foreign", (False, False): "none"}[(local, foreign)]
+
     def _announce(self, hello: bool = False) -> SendCluster:
         """Tell the peers what this node holds; `hello` asks them to answer likewise."""
         msg = Message.from_pairs([
