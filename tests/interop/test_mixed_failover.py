@@ -13,18 +13,24 @@ import shutil
 import time
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from hapulse.lab import Lab, seed_lab, wait_for
 from hapulse.lab.heartbeat import HeartbeatNode, available
-from hapulse.lab.nodes import HAPULSE, HapulseNode, netns_ok, seed_files
+from hapulse.lab.nodes import (
+    HAPULSE,
+    VIP,
+    HapulseNode,
+    install_httpd,
+    netns_ok,
+    seed_files,
+    web_node,
+)
+from hapulse.lab.nodes import served_by as node_serving
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
 
-HTTPD = Path(__file__).resolve().parents[1] / "data" / "httpd"
-VIP = "192.168.1.118"
 DEADTIME, INITDEAD = 30.0, 120.0
 
 
@@ -52,8 +58,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
 
 
 def served_by(lab: Lab) -> str | None:
-    r = lab.hosts["client"].run(["curl", "-s", "--max-time", "0.5", f"http://{VIP}/"], timeout=5)
-    return r.stdout.strip() or None
+    return node_serving(lab.hosts["client"])
 
 
 def files(name: str, failback: str) -> dict[str, str]:
@@ -67,18 +72,12 @@ def heartbeat_node(lab: Lab, name: str, failback: str) -> HeartbeatNode:
     f = files(name, failback)
     hb = HeartbeatNode(lab.hosts[name], ha_cf=f["ha.cf"], authkeys=f["authkeys"],
                        haresources=f["haresources"])
-    shutil.copy(HTTPD, hb.ha_d / "resource.d" / "httpd")
-    (hb.ha_d / "resource.d" / "httpd").chmod(0o755)
+    install_httpd(hb.ha_d / "resource.d")
     return hb
 
 
 def hapulse_node(lab: Lab, name: str, failback: str) -> HapulseNode:
-    host = lab.hosts[name]
-    initd = host.private("/etc/init.d")
-    shutil.copy(HTTPD, initd / "httpd")
-    (initd / "httpd").chmod(0o755)
-    host.private("/run")
-    return HapulseNode(host, files(name, failback))
+    return web_node(lab.hosts[name], files(name, failback))
 
 
 # `cl_status rscstatus` as Heartbeat 3.0.6 answers it, by role: the owner, the

@@ -1,6 +1,6 @@
 """Failover of the seed's web site: hapulse on both nodes, the seed's three files unchanged.
 
-`httpd` is an LSB script of the tests (tests/data/httpd) running a real HTTP
+`httpd` is an LSB script (src/hapulse/data/httpd) running a real HTTP
 server that answers with the node's name; the client is curl on the LAN.
 """
 
@@ -8,32 +8,24 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from hapulse.lab import Lab, wait_for
-from hapulse.lab.nodes import HAPULSE, HapulseNode, seed_files
+from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_files, web_node
+from hapulse.lab.nodes import served_by as node_serving
 
 pytestmark = pytest.mark.netns
 
-HTTPD = Path(__file__).resolve().parents[1] / "data" / "httpd"
-VIP = "192.168.1.118"
 DEADTIME = 30.0
 
 
 def prepare(lab: Lab, name: str, files: dict[str, str] | None = None) -> HapulseNode:
-    host = lab.hosts[name]
-    initd = host.private("/etc/init.d")
-    shutil.copy(HTTPD, initd / "httpd")
-    (initd / "httpd").chmod(0o755)
-    host.private("/run")
-    return HapulseNode(host, files or seed_files(name))
+    return web_node(lab.hosts[name], files or seed_files(name))
 
 
 def served_by(lab: Lab) -> str | None:
-    r = lab.hosts["client"].run(["curl", "-s", "--max-time", "0.5", f"http://{VIP}/"], timeout=5)
-    return r.stdout.strip() or None
+    return node_serving(lab.hosts["client"])
 
 
 def site_on_f801(seed: Lab) -> tuple[HapulseNode, HapulseNode]:

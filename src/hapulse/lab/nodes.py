@@ -15,6 +15,9 @@ from hapulse.lab import Host
 SEED_CANDIDATES = [Path(__file__).resolve().parents[4] / "shared" / "seed",
                    Path.cwd().parent / "shared" / "seed", Path("/work/shared/seed")]
 HAPULSE = str(Path(sys.executable).with_name("hapulse"))
+# an LSB init script running a real HTTP server on port 80 that answers with the host's name
+HTTPD = Path(__file__).resolve().parents[1] / "data" / "httpd"
+VIP = "192.168.1.118"
 
 
 def seed_dir() -> Path:
@@ -35,6 +38,25 @@ def netns_ok() -> str | None:
 def seed_files(node: str) -> dict[str, str]:
     d = seed_dir() / node / "ha.d"
     return {n: (d / n).read_text() for n in ("ha.cf", "authkeys", "haresources")}
+
+
+def install_httpd(directory: Path) -> None:
+    shutil.copy(HTTPD, directory / "httpd")
+    (directory / "httpd").chmod(0o755)
+
+
+def web_node(host: Host, files: dict[str, str]) -> HapulseNode:
+    """A hapulse node of the seed's web cluster: `httpd` in its own /etc/init.d, its own /run."""
+    install_httpd(host.private("/etc/init.d"))
+    # /run/resource-agents is made at boot (tmpfiles.d); resource-agents' scripts need it
+    (host.private("/run") / "resource-agents").mkdir(exist_ok=True)
+    return HapulseNode(host, files)
+
+
+def served_by(client: Host, vip: str = VIP, timeout: float = 0.5) -> str | None:
+    """The name of the node answering http://VIP/ for `client`, or None."""
+    r = client.run(["curl", "-s", "--max-time", str(timeout), f"http://{vip}/"], timeout=5)
+    return r.stdout.strip() or None
 
 
 class HapulseNode:

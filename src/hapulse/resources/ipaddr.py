@@ -15,7 +15,8 @@ LogFn = Callable[[str, str], None]
 ETH_P_ARP = 0x0806
 GARP_COUNT = 5
 GARP_INTERVAL = 0.2
-_BURSTS: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
+# the running gratuitous-ARP burst per address (also the strong reference the loop lacks)
+_BURSTS: dict[str, asyncio.Task[None]] = {}
 
 
 @dataclass
@@ -64,7 +65,6 @@ class IPaddr:
         self.text = text or arg
         self.garp_count = garp_count
         self.garp_interval = garp_interval
-        self._burst: asyncio.Task[None] | None = None
 
     def _place(self, ipr: Any) -> Placement | None:
         ip = ipaddress.IPv4Address(self.address)
@@ -119,9 +119,13 @@ class IPaddr:
         if place is None:
             return _res(False, why, self.text)
         self.log("info", f"IPaddr: {self.address}/{place.prefixlen} added on {place.ifname}")
-        self._burst = asyncio.ensure_future(self._garp(place))
-        _BURSTS.add(self._burst)
-        self._burst.add_done_callback(_BURSTS.discard)
+        old = _BURSTS.pop(self.address, None)
+        if old is not None:
+            old.cancel()
+        burst = asyncio.ensure_future(self._garp(place))
+        _BURSTS[self.address] = burst
+        burst.add_done_callback(lambda t: _BURSTS.pop(self.address, None) if
+                                _BURSTS.get(self.address) is t else None)
         return _res(True, "", self.text)
 
     async def _garp(self, place: Placement) -> None:
@@ -153,8 +157,11 @@ class IPaddr:
             return bool(self._present(ipr))
 
     async def stop(self) -> Any:
-        if self._burst is not None:
-            self._burst.cancel()
+        # the agent that started the address may be another object: the burst is
+        # found by address, so no gratuitous ARP claims an address we gave away
+        burst = _BURSTS.pop(self.address, None)
+        if burst is not None:
+            burst.cancel()
         if not await asyncio.to_thread(self._delete):
             return _res(False, f"{self.address} is still configured", self.text)
         self.log("info", f"IPaddr: {self.address} removed")
