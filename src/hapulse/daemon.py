@@ -100,6 +100,11 @@ class Daemon:
             "deadtime %gs, initdead %gs",
             cfg.node, generation, hacf.keepalive, hacf.warntime, hacf.deadtime, hacf.initdead,
         )
+        if any(r.agent.lower() in ("ipaddr", "ipaddr2") for g in cfg.groups
+               for r in g.resources):
+            # the netlink library takes ~0.1 s to import: pay it now, not in the
+            # middle of a takeover (and before memory is locked and the GC frozen)
+            import pyroute2.iproute  # noqa: F401
         for level, text in realtime.apply(
             bool(getattr(hacf, "realtime", True)), getattr(hacf, "rtprio", None)
         ):

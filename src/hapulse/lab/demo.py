@@ -31,21 +31,42 @@ from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_dir, served_by, we
 FAST_TIMERS = {"keepalive": "100ms", "warntime": "300ms", "deadtime": "500ms", "initdead": "2"}
 POLL_INTERVAL = 0.020
 
-# runs inside the client's namespace: GET http://VIP/ every interval, one line per answer
+# runs inside the client's namespace: GET / from VIP:80 every interval, one line per try:
+# "start-time end-time answer" (answer: the node's name, or - for no answer within timeout)
 POLLER = textwrap.dedent("""
-    import sys, time, urllib.request
-    url, interval, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+    import socket, sys, time
+    host = sys.argv[1]
+    interval, limit, timeout = (float(a) for a in sys.argv[2:5])
+    request = ("GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" % host).encode()
     end = time.monotonic() + limit
     while time.monotonic() < end:
         t = time.monotonic()
+        who = "-"
         try:
-            with urllib.request.urlopen(url, timeout=0.25) as r:
-                who = r.read().decode().strip() or "?"
-        except Exception:
-            who = "-"
+            with socket.create_connection((host, 80), timeout=timeout) as s:
+                s.sendall(request)
+                data = b""
+                while len(data) < 65536:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            body = data.split(b"\\r\\n\\r\\n", 1)[-1].decode(errors="replace").strip()
+            who = body.split()[0] if body else "?"
+        except OSError:
+            pass
         print(f"{t:.6f} {time.monotonic():.6f} {who}", flush=True)
         time.sleep(max(0.0, interval - (time.monotonic() - t)))
 """)
+
+
+def start_poller(client: Host, vip: str = VIP, interval: float = POLL_INTERVAL,
+                 timeout: float = 0.1, limit: float = 3600) -> Poller:
+    """A client polling http://VIP/ from inside its namespace (bounded by `limit` seconds)."""
+    return Poller(client.popen(
+        [sys.executable, "-c", POLLER, vip, str(interval), str(limit), str(timeout)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+
 
 # the log lines worth showing, as they happen
 NARRATED = re.compile(
@@ -250,9 +271,7 @@ class Demo:
         self.wait("f801 to serve the site",
                   lambda: served_by(client) == "f801", 60)
         self.say(f"client: curl http://{VIP}/ -> \"f801\"")
-        poller = self.poller = Poller(client.popen(
-            [sys.executable, "-c", POLLER, f"http://{VIP}/", str(POLL_INTERVAL), "900"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+        poller = self.poller = start_poller(client, limit=900)
         self.wait("the client's poller to get answers",
                   lambda: (last := poller.last()) is not None and last[1] == "f801", 20)
         self.say(f"client: polling http://{VIP}/ every {POLL_INTERVAL * 1000:.0f} ms")

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The benchmarks: hapulse beside Heartbeat 3.0.6 and keepalived on the lab's seed
+# topology, in one run. Installs what it needs (scripts/setup.sh), then runs
+# bench/bench.py; the table is printed and written to docs/benchmarks.md.
+#   bash bench/run.sh            # the full run (about 45 min: 5 repetitions, 10 min soak)
+#   bash bench/run.sh --quick    # a smoke run (1 repetition, no soak)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/tmp/hapulse-setup.log 2>&1 || { tail -30 /tmp/hapulse-setup.log >&2; exit 1; }
+exec .venv/bin/python bench/bench.py "$@"
