@@ -43,7 +43,7 @@ HB_LINK = {"f801": "eth1", "f802": "eth2"}
 # timers per system and setting: (keepalive, warntime, deadtime, initdead) for the
 # Heartbeat-style daemons; keepalived: advert_int
 SETTINGS: dict[str, dict[str, Any]] = {
-    "hapulse": {"seed": ("1", "10", "30", "120"), "fast": ("10ms", "30ms", "50ms", "2")},
+    "hapulse": {"seed": ("1", "10", "30", "120"), "fast": ("10ms", "40ms", "60ms", "2")},
     "heartbeat": {"seed": ("1", "10", "30", "120"), "fast": ("100ms", "300ms", "500ms", "2")},
     "keepalived": {"seed": "1", "fast": "0.01"},
 }
@@ -157,6 +157,10 @@ class Heartbeat(System):
     def deaths_seen(self, node: str) -> int | None:
         p = self.nodes[node].log_dir / "ha-log"
         return p.read_text(errors="replace").count(": is dead") if p.exists() else 0
+
+    def rebooted(self, node: str) -> None:
+        # its pid may still exist as an unreaped zombie: Heartbeat would say "already running"
+        (self.nodes[node].run_dir / "heartbeat.pid").unlink(missing_ok=True)
 
     def timers(self) -> str:
         k, w, d, i = SETTINGS["heartbeat"][self.setting]
