@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -577,7 +578,8 @@ def report(res: Results, args: argparse.Namespace, started: float) -> str:
                            + _ratio(got["hapulse"], got["keepalived"]) + " |")
         out.append("")
         out.append("Gaps: median (min-max) over the repetitions, as seen by a client "
-                   "polling http://192.168.1.118/ every 20 ms (100 ms timeout per try).")
+                   "polling http://192.168.1.118/ every 20 ms (a new try every 20 ms, each "
+                   "waiting up to 0.5 s; times are when answers arrive).")
         out.append("")
     if res.scaling:
         out += ["## hapulse with N nodes", "",
@@ -647,6 +649,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("bench: run as root (network namespaces)", file=sys.stderr)
         return 1
+    # Ctrl-C or a kill ends the run through the labs' clean-up (even when started
+    # in the background, where a shell ignores SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     started = time.time()
     res = Results()
     systems = [s for s in args.systems.split(",") if s]

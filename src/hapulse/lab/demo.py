@@ -31,16 +31,18 @@ from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_dir, served_by, we
 FAST_TIMERS = {"keepalive": "100ms", "warntime": "300ms", "deadtime": "500ms", "initdead": "2"}
 POLL_INTERVAL = 0.020
 
-# runs inside the client's namespace: GET / from VIP:80 every interval, one line per try:
-# "start-time end-time answer" (answer: the node's name, or - for no answer within timeout)
+# runs inside the client's namespace: a GET / to VIP:80 starts every `interval` seconds,
+# whether or not earlier ones have answered (one that hangs on a dead node does not
+# delay the next); one line per try when it ends: "start end answer" (answer: the
+# node's name, or - for no answer within `timeout`)
 POLLER = textwrap.dedent("""
-    import socket, sys, time
+    import socket, sys, threading, time
     host = sys.argv[1]
     interval, limit, timeout = (float(a) for a in sys.argv[2:5])
     request = ("GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" % host).encode()
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        t = time.monotonic()
+    out = threading.Lock()
+
+    def fetch(t):
         who = "-"
         try:
             with socket.create_connection((host, 80), timeout=timeout) as s:
@@ -55,13 +57,20 @@ POLLER = textwrap.dedent("""
             who = body.split()[0] if body else "?"
         except OSError:
             pass
-        print(f"{t:.6f} {time.monotonic():.6f} {who}", flush=True)
-        time.sleep(max(0.0, interval - (time.monotonic() - t)))
+        with out:
+            print(f"{t:.6f} {time.monotonic():.6f} {who}", flush=True)
+
+    end = time.monotonic() + limit
+    tick = time.monotonic()
+    while tick < end:
+        threading.Thread(target=fetch, args=(tick,), daemon=True).start()
+        tick += interval
+        time.sleep(max(0.0, tick - time.monotonic()))
 """)
 
 
 def start_poller(client: Host, vip: str = VIP, interval: float = POLL_INTERVAL,
-                 timeout: float = 0.1, limit: float = 3600) -> Poller:
+                 timeout: float = 0.5, limit: float = 3600) -> Poller:
     """A client polling http://VIP/ from inside its namespace (bounded by `limit` seconds)."""
     return Poller(client.popen(
         [sys.executable, "-c", POLLER, vip, str(interval), str(limit), str(timeout)],
@@ -92,7 +101,7 @@ def with_fast_timers(hacf: str) -> str:
 
 @dataclass
 class Poller:
-    """The client's view: (request time, answering node or '-') for every 20 ms poll."""
+    """The client's view: (answer time, answering node or '-') for every 20 ms poll."""
 
     proc: subprocess.Popen[str]
     answers: list[tuple[float, str]] = field(default_factory=list)
@@ -107,15 +116,15 @@ class Poller:
             parts = line.split()
             if len(parts) == 3:
                 with self._lock:
-                    self.answers.append((float(parts[0]), parts[2]))
+                    self.answers.append((float(parts[1]), parts[2]))
 
     def since(self, t: float) -> list[tuple[float, str]]:
         with self._lock:
-            return [a for a in self.answers if a[0] >= t]
+            return sorted(a for a in self.answers if a[0] >= t)
 
     def last(self) -> tuple[float, str] | None:
         with self._lock:
-            return self.answers[-1] if self.answers else None
+            return max(self.answers) if self.answers else None
 
     def gap(self, t0: float, old: str, new: str) -> tuple[float, float]:
         """From t0: (time to the first answer from `new`, the service gap: from the last
