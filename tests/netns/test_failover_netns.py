@@ -117,14 +117,16 @@ def test_second_resource_fails_group_runs_on_the_other_node(seed: Lab) -> None:
     assert VIP not in r.stdout
 
 
-def test_auto_failback_off_the_site_stays(seed: Lab) -> None:
-    """With `auto_failback off` (added to both ha.cf), f801's return does not move the site."""
+@pytest.mark.parametrize("failback", ["on", "off"])
+def test_auto_failback_on_moves_home_off_stays(seed: Lab, failback: str) -> None:
+    """`auto_failback on|off` added to both ha.cf: on f801's return the site moves home (on)
+    or stays on f802 (off)."""
     if shutil.which("curl") is None:
         pytest.skip("needs curl")
     nodes = []
     for name in ("f801", "f802"):
         files = seed_files(name)
-        files["ha.cf"] += "auto_failback off\n"
+        files["ha.cf"] += f"auto_failback {failback}\n"
         nodes.append(prepare(seed, name, files))
     a, b = nodes
     a.start()
@@ -135,6 +137,10 @@ def test_auto_failback_off_the_site_stays(seed: Lab) -> None:
              what="f802 serves after f801's death")
 
     a.start()
+    if failback == "on":
+        wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="failback to f801")
+        assert seed.hosts["client"].neighbour(VIP) == seed.hosts["f801"].mac("eth0")
+        return
 
     def f801_knows_f802_holds_it() -> bool:
         st = a.status()
