@@ -15,7 +15,7 @@ fi
 APT_PACKAGES=(
     python3 python3-venv python3-dev gcc
     iproute2 iputils-ping procps psmisc curl socat tcpdump util-linux
-    heartbeat resource-agents keepalived stress-ng
+    heartbeat resource-agents keepalived stress-ng ethtool
 )
 
 missing=()
