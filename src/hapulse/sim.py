@@ -52,6 +52,7 @@ class SimNode:
     generation: int = 0
     cut: set[str] = field(default_factory=set)  # links unplugged on this node
     version: int = 0  # invalidates scheduled ticks after a restart
+    tick_at: float | None = None  # the one tick that counts; others queued are stale
 
 
 class Sim:
@@ -91,8 +92,14 @@ class Sim:
         heapq.heappush(self._queue, (t, self._counter, kind, payload))
 
     def _schedule_tick(self, node: SimNode) -> None:
-        if node.core is not None:
-            self._push(max(node.core.next_deadline(), self.now), "tick", (node.name, node.version))
+        """One live tick per node, like the daemon's single timer (a re-armed timer)."""
+        if node.core is None:
+            return
+        when = max(node.core.next_deadline(), self.now)
+        if node.tick_at is not None and self.now <= node.tick_at <= when:
+            return  # an earlier tick is due; it schedules the next one
+        node.tick_at = when
+        self._push(when, "tick", (node.name, node.version))
 
     def run_until(self, t: float, max_events: int = 5_000_000) -> None:
         for _ in range(max_events):
@@ -103,8 +110,9 @@ class Sim:
             if kind == "tick":
                 name, version = payload
                 node = self.nodes[name]
-                if node.core is None or node.version != version:
+                if node.core is None or node.version != version or when != node.tick_at:
                     continue
+                node.tick_at = None
                 self._apply(node, node.core.tick(self.now))
                 self._schedule_tick(node)
             elif kind == "packet":
@@ -132,6 +140,7 @@ class Sim:
         node = self.nodes[name]
         node.generation += 1
         node.version += 1
+        node.tick_at = None
         node.core = Membership(
             local=name, nodes=self.names, links=node.links, keepalive=self.keepalive,
             deadtime=self.deadtime, warntime=self.warntime, initdead=self.initdead,
@@ -148,6 +157,7 @@ class Sim:
         node = self.nodes[name]
         node.core = None
         node.version += 1
+        node.tick_at = None
         self.trace.append(TraceEvent(self.now, name, "kill", None))
 
     def restart(self, name: str) -> None:

@@ -379,6 +379,9 @@ def main(fast: bool, seed: Path | None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C cleans up even when started from a script in the background, whose
+    # shell hands its children SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     demo = Demo(fast=fast, seed=seed)
     try:
         demo.run()

@@ -21,13 +21,14 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from hapulse.wire.message import Message
+from hapulse.wire.message import Field, Message
 
 INIT, UP, ACTIVE, DEAD = "init", "up", "active", "dead"
 LINK_UP, LINK_DEAD = "up", "dead"
 HISTORY = 200  # messages kept for retransmission, as Heartbeat's MAXMSGHIST
 MAX_REXMIT_GAP = 50  # at most this many missing messages asked for at once
 REXMIT_RETRY = 1.0  # seconds before asking again for the same gap
+_STAMPED = frozenset(("src", "srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth"))
 SEEN_WINDOW = 400  # sequence numbers remembered per peer for duplicate detection
 
 # Messages that are part of the membership protocol itself, never delivered upward.
@@ -134,9 +135,7 @@ class Membership:
 
     # ---- outgoing -----------------------------------------------------------
     def _stamp(self, msg: Message, now: float, with_seq: bool = True) -> Message:
-        out = msg.copy()
-        for name in ("src", "srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth"):
-            out.remove(name)
+        out = Message([Field(f.name, f.type, f.value) for f in msg if f.name not in _STAMPED])
         out.append("src", self.local)
         out.append("srcuuid", self.uuid)
         if with_seq:
@@ -284,7 +283,7 @@ class Membership:
                     for s in range(max(p.high_seq + 1, seq - MAX_REXMIT_GAP), seq):
                         p.missing.setdefault(s, -1e9)
                 p.high_seq = seq
-            if len(p.seen) > SEEN_WINDOW:
+            if len(p.seen) > 2 * SEEN_WINDOW:  # pruned now and then, not per message
                 floor = p.high_seq - SEEN_WINDOW
                 p.seen = {s for s in p.seen if s > floor}
             out.extend(self._request_missing(p, now))

@@ -17,7 +17,6 @@ secret and authenticates nothing. Verified on the captures in
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,10 +68,8 @@ def crc32_heartbeat(data: bytes) -> int:
 
 
 def digest(method: str, secret: bytes, data: bytes) -> str:
-    if method == "sha1":
-        return hmac.new(secret, data, hashlib.sha1).hexdigest()
-    if method == "md5":
-        return hmac.new(secret, data, hashlib.md5).hexdigest()
+    if method == "sha1" or method == "md5":
+        return hmac.digest(secret, data, method).hex()  # OpenSSL's one-shot HMAC
     if method == "crc":
         return f"{crc32_heartbeat(data):x}"
     raise ValueError(f"unknown auth method {method!r}")
@@ -82,14 +79,15 @@ def inner_text(msg: Message) -> bytes:
     """The text the in-message ``auth`` field signs."""
     parts = []
     for f in msg:
-        if f.name == "auth":
+        name, value = f.name, f.value
+        if name == "auth":
             continue
-        name = f.name.encode("utf-8", "surrogateescape")
-        if f.type == FieldType.STRING and isinstance(f.value, str):
-            parts.append(name + b"=" + f.value.encode("utf-8", "surrogateescape") + b"\n")
-        elif isinstance(f.value, bytes):
-            parts.append(b"(%d)" % int(f.type) + name + b"=" + base64.b64encode(f.value) + b"\n")
-    return b"".join(parts)
+        if isinstance(value, str):
+            if f.type == FieldType.STRING:
+                parts.append(f"{name}={value}\n")
+        elif isinstance(value, bytes):
+            parts.append(f"({int(f.type)}){name}={base64.b64encode(value).decode()}\n")
+    return "".join(parts).encode("utf-8", "surrogateescape")
 
 
 @dataclass

@@ -53,22 +53,33 @@ def _read_netstring(buf: bytes, pos: int) -> tuple[bytes, int]:
     return buf[start:end], end + 1
 
 
+# "(N)" for each field type, by the type's number
+_TYPE_PREFIX = tuple(b"(%d)" % t for t in FieldType)
+_TYPE_BY_DIGIT = {str(int(t)).encode(): t for t in FieldType}
+
+
 def _field_bytes(f: Field) -> bytes:
+    value = f.value
     if f.type == FieldType.STRING:
-        assert isinstance(f.value, str)
-        value = f.value.encode("utf-8", "surrogateescape")
-    elif isinstance(f.value, bytes):
-        value = f.value
-    elif isinstance(f.value, Message):
-        value = encode(f.value)
+        assert isinstance(value, str)
+        raw = value.encode("utf-8", "surrogateescape")
+    elif isinstance(value, bytes):
+        raw = value
+    elif isinstance(value, Message):
+        raw = encode(value)
     else:
-        raise WireError(f"field {f.name!r}: cannot encode a {type(f.value).__name__}")
-    return b"(%d)" % int(f.type) + f.name.encode("utf-8", "surrogateescape") + b"=" + value
+        raise WireError(f"field {f.name!r}: cannot encode a {type(value).__name__}")
+    return _TYPE_PREFIX[f.type] + f.name.encode("utf-8", "surrogateescape") + b"=" + raw
 
 
 def encode_body(msg: Message) -> bytes:
     """The signed part: ``###\\n`` + fields + ``%%%\\n``."""
-    return NETSTRING_START + b"".join(_netstring(_field_bytes(f)) for f in msg) + NETSTRING_END
+    parts = [NETSTRING_START]
+    for f in msg:
+        item = _field_bytes(f)
+        parts.append(b"%d:%b," % (len(item), item))
+    parts.append(NETSTRING_END)
+    return b"".join(parts)
 
 
 def encode(msg: Message, signature: bytes | None = None) -> bytes:
@@ -98,42 +109,45 @@ def decode(packet: bytes) -> Message:
 def _decode_netstring(packet: bytes) -> tuple[Message, bytes | None]:
     pos = len(NETSTRING_START)
     fields: list[Field] = []
+    append, parse, read = fields.append, _parse_field, _read_netstring
+    size = len(packet)
     while True:
         if packet.startswith(NETSTRING_END, pos):
             pos += len(NETSTRING_END)
             break
-        if pos >= len(packet):
+        if pos >= size:
             raise WireError("message ends without its %%% end marker")
         if len(fields) >= MAX_FIELDS:
             raise WireError(f"more than {MAX_FIELDS} fields")
-        item, pos = _read_netstring(packet, pos)
-        fields.append(_parse_field(item))
+        item, pos = read(packet, pos)
+        append(parse(item))
     signature: bytes | None = None
-    if pos < len(packet):
-        signature, pos = _read_netstring(packet, pos)
-        if pos != len(packet):
-            raise WireError(f"{len(packet) - pos} stray bytes after the signature")
+    if pos < size:
+        signature, pos = read(packet, pos)
+        if pos != size:
+            raise WireError(f"{size - pos} stray bytes after the signature")
     return Message(fields), signature
 
 
 def _parse_field(item: bytes) -> Field:
-    if not item.startswith(b"(") or b")" not in item[:4]:
+    close = item.find(b")", 0, 4)
+    if not item.startswith(b"(") or close < 0:
         raise WireError(f"field without a (TYPE) prefix: {item[:20]!r}")
-    close = item.index(b")")
-    t = item[1:close]
-    if not t.isdigit() or int(t) > max(FieldType):
-        raise WireError(f"unknown field type {t!r}")
-    ftype = FieldType(int(t))
+    digits = item[1:close]
+    ftype = _TYPE_BY_DIGIT.get(digits)
+    if ftype is None:
+        if not digits.isdigit() or int(digits) >= len(_TYPE_PREFIX):
+            raise WireError(f"unknown field type {digits!r}")
+        ftype = FieldType(int(digits))  # "(00)": odd but valid
     eq = item.find(b"=", close)
     if eq < 0:
         raise WireError(f"field without `=`: {item[:20]!r}")
-    name = item[close + 1 : eq].decode("utf-8", "surrogateescape")
-    raw = item[eq + 1 :]
-    if not name:
+    if eq == close + 1:
         raise WireError("field with an empty name")
-    if ftype == FieldType.STRING:
-        return Field(name, ftype, raw.decode("utf-8", "surrogateescape"))
-    return Field(name, ftype, raw)
+    name = item[close + 1 : eq].decode("utf-8", "surrogateescape")
+    if ftype is FieldType.STRING:
+        return Field(name, ftype, item[eq + 1 :].decode("utf-8", "surrogateescape"))
+    return Field(name, ftype, item[eq + 1 :])
 
 
 def _decode_classic(packet: bytes) -> Message:
