@@ -43,8 +43,11 @@ HB_LINK = {"f801": "eth1", "f802": "eth2"}
 
 # timers per system and setting: (keepalive, warntime, deadtime, initdead) for the
 # Heartbeat-style daemons; keepalived: advert_int
+# hapulse's fast setting adds the LAN as a second heartbeat path (Heartbeat's answer to a
+# lossy or failing link: more than one medium), so a short deadtime raises no false alarm
+LAN = {"f801": "192.168.1.110", "f802": "192.168.1.111"}
 SETTINGS: dict[str, dict[str, Any]] = {
-    "hapulse": {"seed": ("1", "10", "30", "120"), "fast": ("10ms", "40ms", "60ms", "2")},
+    "hapulse": {"seed": ("1", "10", "30", "120"), "fast": ("10ms", "20ms", "30ms", "2")},
     "heartbeat": {"seed": ("1", "10", "30", "120"), "fast": ("100ms", "300ms", "500ms", "2")},
     "keepalived": {"seed": "1", "fast": "0.01"},
 }
@@ -110,8 +113,10 @@ class Hapulse(System):
         self.nodes: dict[str, HapulseNode] = {}
         for n in ("f801", "f802"):
             files = seed_files(n)
+            peer = LAN["f802" if n == "f801" else "f801"]
+            extra = f"ucast eth0 {peer}\n" if setting == "fast" else ""
             files["ha.cf"] = hacf_with(files["ha.cf"], SETTINGS["hapulse"][setting],
-                                       "auto_failback on\n")
+                                       "auto_failback on\n" + extra)
             files["haresources"] = haresources(group)
             self.nodes[n] = web_node(lab.hosts[n], files)
 
@@ -750,8 +755,10 @@ NOTES = [
     "on both nodes (keepalived's model; haresources `f801 192.168.1.118`), so the gap is the "
     "failover machinery alone. At the seed's timers hapulse and Heartbeat run the guide's "
     "group, address then httpd (an LSB script starting a Python HTTP server).",
-    "hapulse and Heartbeat send heartbeats on the dedicated link (ucast, as the seed); "
-    "keepalived sends VRRP version 3 adverts on the LAN (multicast), priority 150 on f801, "
+    "hapulse and Heartbeat send heartbeats on the dedicated link (ucast, as the seed); at "
+    "its fastest settings hapulse also sends them over the LAN (`ucast eth0 PEER`, a "
+    "second medium as Heartbeat allows), so one lost packet on one path is no silence; "
+    "the soak's loss is on the dedicated link. keepalived sends VRRP version 3 adverts on the LAN (multicast), priority 150 on f801, "
     "100 on f802, preemption on (the failback).",
     "'links down' sets both of f801's interfaces down; afterwards f801 is 'rebooted' "
     "(processes killed, the floating address removed, links up, daemon started) before "
