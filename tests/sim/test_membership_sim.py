@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -155,3 +157,34 @@ def test_no_death_declared_while_a_link_works(seed: int, loss: float, jitter: fl
     sim.start_all()
     sim.run_for(120)
     assert sim.deaths("f801") == [] and sim.deaths("f802") == []
+
+
+def test_a_stalled_node_is_not_flooded_with_retransmissions() -> None:
+    """After a stall every peer asks the same node for the same gap; each missing
+    message goes out once (broadcast), not once per asker: no retransmission storm."""
+    names = [f"n{i:02d}" for i in range(12)]
+    sim = Sim(names, links=["hb"], keepalive=0.1, deadtime=5.0, warntime=4.0, initdead=10.0)
+    sim.start_all()
+    sim.run_for(3)
+    core = sim.nodes["n00"].core
+    assert core is not None
+    sent: list[int] = []
+    transmit = sim._transmit
+
+    def counting(node: Any, send: Any) -> None:
+        seq = send.msg.get_int("seq")
+        if node.name == "n00" and seq is not None:
+            sent.append(seq)
+        transmit(node, send)
+
+    sim._transmit = counting  # type: ignore[method-assign]
+    sim.cut("n00", "hb")  # n00's cable out for 2 s: its heartbeats reach nobody
+    sim.run_for(2)
+    gap = set(sent)
+    sim.plug("n00", "hb")
+    sent.clear()
+    sim.run_for(3)
+    resent = [s for s in sent if s in gap]
+    assert set(resent) >= gap - {max(gap)}  # the peers asked and the gap was filled
+    assert len(resent) <= 2 * len(gap), f"{len(resent)} retransmissions for {len(gap)} lost"
+    assert all(sim.status(n, "n00") != "dead" for n in names[1:])

@@ -28,6 +28,10 @@ LINK_UP, LINK_DEAD = "up", "dead"
 HISTORY = 200  # messages kept for retransmission, as Heartbeat's MAXMSGHIST
 MAX_REXMIT_GAP = 50  # at most this many missing messages asked for at once
 REXMIT_RETRY = 1.0  # seconds before asking again for the same gap
+# A message is retransmitted at most once per this many seconds, however many peers ask:
+# after a stall every peer asks for the same gap, and answering each would flood the
+# medium (broadcast) and stall the next node in turn
+REXMIT_HOLD = 0.25
 _STAMPED = frozenset(("src", "srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth"))
 SEEN_WINDOW = 400  # sequence numbers remembered per peer for duplicate detection
 
@@ -126,6 +130,7 @@ class Membership:
         self.seq = 0
         self.next_heartbeat = now
         self.history: OrderedDict[int, Message] = OrderedDict()
+        self.resent: dict[int, float] = {}  # seq -> when last retransmitted
         self.peers: dict[str, Peer] = {
             n.lower(): Peer(n, links={link: LINK_DEAD for link in self.links})
             for n in nodes
@@ -301,7 +306,7 @@ class Membership:
 
         to_me = dest is None or dest.lower() == self.local.lower()
         if mtype == "NS_rexmit" and to_me:
-            out.extend(self._answer_rexmit(msg, p))
+            out.extend(self._answer_rexmit(msg, p, now))
         elif mtype == "reqnodes" and dest is not None and to_me:
             out.append(self._repnodes(p, now))
         elif mtype not in PROTOCOL_TYPES and (dest is None or dest.lower() == self.local.lower()):
@@ -339,16 +344,25 @@ class Membership:
                 Log("info", f"requesting retransmission of {p.name}'s messages "
                             f"{first}..{last}")]
 
-    def _answer_rexmit(self, msg: Message, p: Peer) -> list[Action]:
+    def _answer_rexmit(self, msg: Message, p: Peer, now: float) -> list[Action]:
         first, last = msg.get_int("firstseq"), msg.get_int("lastseq")
         if first is None or last is None or last < first:
             return [Log("warning", f"malformed NS_rexmit from {p.name} dropped")]
         out: list[Action] = []
+        kept = 0
         for s in range(first, min(last, first + MAX_REXMIT_GAP - 1) + 1):
             old = self.history.get(s)
-            if old is not None:
-                out.append(Send(old))
-        missing = (last - first + 1) - len(out)
+            if old is None:
+                continue
+            kept += 1
+            if now - self.resent.get(s, -1e9) < REXMIT_HOLD:
+                continue  # just retransmitted (another peer asked): it is on the wire
+            self.resent[s] = now
+            out.append(Send(old))
+        if len(self.resent) > 2 * HISTORY:
+            oldest = self.seq - HISTORY
+            self.resent = {s: t for s, t in self.resent.items() if s > oldest}
+        missing = (last - first + 1) - kept
         if missing > 0:
             out.append(Log("info", f"{p.name} asked for {missing} message(s) no longer in "
                                    f"history ({first}..{last})"))

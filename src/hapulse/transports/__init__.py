@@ -46,6 +46,19 @@ def broadcast_address(iface: str) -> str:
     return socket.inet_ntoa(struct.pack("!I", (a & m) | (~m & 0xFFFFFFFF)))
 
 
+RCVBUF = 4 << 20  # bytes: a stalled daemon (a busy machine, a big cluster) loses no heartbeats
+
+
+def _big_receive_buffer(s: socket.socket) -> None:
+    """A receive buffer for seconds of traffic, past net.core.rmem_max when root may."""
+    so_rcvbufforce = getattr(socket, "SO_RCVBUFFORCE", 33)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, so_rcvbufforce, RCVBUF)
+    except OSError:
+        with contextlib.suppress(OSError):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+
+
 @dataclass
 class Counters:
     packets_in: int = 0
@@ -85,6 +98,7 @@ class UdpTransport:
         self._on_packet = on_packet
         rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _big_receive_buffer(rx)
         with contextlib.suppress(OSError):
             self._bind_device(rx)
         if self.kind == "mcast":
