@@ -50,7 +50,8 @@ DIRECTIVES: dict[str, str | None] = {
     "compression": "hapulse never compresses (messages stay small)",
     "compression_threshold": "hapulse never compresses (messages stay small)",
     "traditional_compression": "hapulse never compresses (messages stay small)",
-    "max_rexmit_delay": "hapulse answers retransmission requests at once",
+    "max_rexmit_delay": "hapulse answers retransmission requests at once, each message "
+                        "at most once per 0.25 s",
     "realtime": None, "rtprio": None,
     "coredumps": "Python daemons leave tracebacks in the log instead",
     "coreroot": "Python daemons leave tracebacks in the log instead",
