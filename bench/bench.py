@@ -45,7 +45,7 @@ HB_LINK = {"f801": "eth1", "f802": "eth2"}
 # Heartbeat-style daemons; keepalived: advert_int
 # hapulse's fast setting adds the LAN as a second heartbeat path (Heartbeat's answer to a
 # lossy or failing link: more than one medium), so a short deadtime raises no false alarm
-LAN = {"f801": "192.168.1.110", "f802": "192.168.1.111"}
+LAN_ADDR = {"f801": "192.168.1.110", "f802": "192.168.1.111"}
 SETTINGS: dict[str, dict[str, Any]] = {
     "hapulse": {"seed": ("1", "10", "30", "120"), "fast": ("10ms", "20ms", "30ms", "2")},
     "heartbeat": {"seed": ("1", "10", "30", "120"), "fast": ("100ms", "300ms", "500ms", "2")},
@@ -113,7 +113,7 @@ class Hapulse(System):
         self.nodes: dict[str, HapulseNode] = {}
         for n in ("f801", "f802"):
             files = seed_files(n)
-            peer = LAN["f802" if n == "f801" else "f801"]
+            peer = LAN_ADDR["f802" if n == "f801" else "f801"]
             extra = f"ucast eth0 {peer}\n" if setting == "fast" else ""
             files["ha.cf"] = hacf_with(files["ha.cf"], SETTINGS["hapulse"][setting],
                                        "auto_failback on\n" + extra)
