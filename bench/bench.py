@@ -589,6 +589,11 @@ def _ratio(a: list[float] | float | None, b: list[float] | float | None) -> str:
     return f"{va / vb:.2f}" if vb else "-"
 
 
+def _per_packet(idle: dict[str, float]) -> float | None:
+    """CPU per packet: compares daemons that send at different rates."""
+    return idle["cpu_s_per_min"] / 60 / idle["pps"] * 1e6 if idle.get("pps") else None
+
+
 def report(res: Results, args: argparse.Namespace, started: float) -> str:
     kinds = ["hapulse", "heartbeat", "keepalived"]
     out = ["# Benchmarks", "",
@@ -619,8 +624,11 @@ def report(res: Results, args: argparse.Namespace, started: float) -> str:
                     ("cpu_s_per_min", "idle CPU, s per minute (busier node)", "{:.2f}"),
                     ("rss_mb", "resident memory, MB (per node)", "{:.1f}"),
                     ("pps", "packets per second (both nodes)", "{:.0f}"),
+                    ("us_per_packet", "idle CPU per packet, µs (busier node's CPU / "
+                     "cluster packets)", "{:.0f}"),
                     ("false_failovers", f"false failovers in {args.idle:.0f} s idle", "{:.0f}")):
-                got = {k: (v[metric] if v else None) for k, v in idle.items()}
+                got = {k: (_per_packet(v) if metric == "us_per_packet" else v[metric])
+                       if v else None for k, v in idle.items()}
                 cells = ["-" if got[k] is None else fmt.format(got[k]) for k in kinds]
                 out.append(f"| {label} | " + " | ".join(cells) + " | "
                            + _ratio(got["hapulse"], got["heartbeat"]) + " | "
