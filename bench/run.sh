@@ -2,7 +2,7 @@
 # The benchmarks: hapulse beside Heartbeat 3.0.6 and keepalived on the lab's seed
 # topology, in one run. Installs what it needs (scripts/setup.sh), then runs
 # bench/bench.py; the table is printed and written to docs/benchmarks.md.
-#   bash bench/run.sh            # the full run (about 45 min: 5 repetitions, 10 min soak)
+#   bash bench/run.sh            # the full run (about 35 min: 5 repetitions, 10 min soak)
 #   bash bench/run.sh --quick    # a smoke run (1 repetition, no soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
