@@ -16,6 +16,7 @@ APT_PACKAGES=(
     python3 python3-venv python3-dev gcc
     iproute2 iputils-ping procps psmisc curl socat tcpdump util-linux
     heartbeat resource-agents keepalived stress-ng ethtool
+    systemd  # systemd-analyze verifies the unit file (no running systemd needed)
 )
 
 missing=()
