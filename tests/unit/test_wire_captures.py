@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hapulse.cli import main
 from hapulse.config import parse_authkeys
-from hapulse.wire.auth import Authenticator, AuthError, Verdict
+from hapulse.wire.auth import Authenticator, AuthError, Verdict, digest
 from hapulse.wire.codec import WireError, decode, decode_packet, encode
 from hapulse.wire.message import Message
 
@@ -88,6 +88,20 @@ def test_unknown_key_is_nokey_and_missing_signature_is_bad() -> None:
     msg.remove("auth")
     with pytest.raises(AuthError):
         authenticator("sha1").decode_and_verify(encode(msg))
+
+
+def test_non_ascii_bytes_in_the_auth_field_are_a_bad_signature() -> None:
+    """A forged in-message signature with bytes that are not text: BAD, not a crash."""
+    a = Authenticator("sha1", 1, b"key")
+    signed, _ = a.sign(Message.from_pairs([("t", "status"), ("src", "f801")]))
+    signed.set("auth", "1 \udc80" + (signed.get("auth") or "")[3:])
+    body = encode(signed)
+    outer = digest("sha1", b"key", body)  # the packet's own signature is right
+    packet = encode(signed, f"1 {outer}".encode())
+    assert b"\x80" in packet
+    with pytest.raises(AuthError) as exc:
+        a.decode_and_verify(packet)
+    assert exc.value.verdict == Verdict.BAD
 
 
 def test_decode_cli_json(capsys: pytest.CaptureFixture[str]) -> None:

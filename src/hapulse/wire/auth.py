@@ -131,7 +131,8 @@ class Authenticator:
             raise AuthError(Verdict.NOKEY, f"{what} signature uses key {kid_s}, not in authkeys")
         method, secret = key
         want = digest(method, secret, data)
-        if not hmac.compare_digest(want.encode(), hexdigest.lower().encode()):
+        # a forged field may hold any bytes (surrogates after decoding): never raise on them
+        if not hmac.compare_digest(want.encode(), hexdigest.lower().encode("ascii", "replace")):
             raise AuthError(Verdict.BAD, f"{what} signature does not match (key {kid_s} {method})")
 
     def decode_and_verify(self, packet: bytes) -> Message:
