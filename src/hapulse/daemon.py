@@ -224,6 +224,14 @@ class Daemon:
             ):
                 log.warning("rejected packet from %s on %s: %s", source, link, exc)
             return
+        except Exception as exc:  # a decoder bug: drop the packet, keep the node alive
+            self.counters.rejected += 1
+            if self._reject_limiter is None or self._reject_limiter.should_log(
+                source, self.now()
+            ):
+                log.error("packet from %s on %s dropped: the decoder failed on it (%r); "
+                          "please report this as a hapulse bug", source, link, exc)
+            return
         src = msg.get("src")
         if src is not None and src.lower() == self.config.node.lower():
             return  # our own broadcast/multicast looped back
