@@ -94,6 +94,24 @@ def rscstatus(node: HapulseNode | HeartbeatNode) -> str:
     return r.stdout.strip()
 
 
+def explain(lab: Lab, *nodes: HapulseNode | HeartbeatNode) -> str:
+    """What each daemon says, for a failure message."""
+    out = [f"client is served by {served_by(lab)}"]
+    for node in nodes:
+        name = node.host.name
+        if isinstance(node, HeartbeatNode):
+            for args in (("hbstatus",), ("rscstatus",), ("nodestatus", "f801"),
+                         ("nodestatus", "f802")):
+                out.append(f"{name} heartbeat cl_status {' '.join(args)}: "
+                           f"{node.cl_status(*args).stdout.strip()}")
+            for log in sorted(node.log_dir.rglob("*")):
+                if log.is_file():
+                    out.append(f"--- {name} {log.name}\n" + log.read_text(errors="replace")[-3000:])
+        else:
+            out.append(f"--- {name} hapulse log\n" + node.log.read_text(errors="replace")[-4000:])
+    return "\n".join(out)
+
+
 @pytest.mark.parametrize("failback", ["seed", "on"])
 @pytest.mark.parametrize("owner_kind", ["hapulse", "heartbeat"])
 def test_mixed_cluster_fails_over(lab: Lab, owner_kind: str, failback: str) -> None:
@@ -115,8 +133,11 @@ def test_mixed_cluster_fails_over(lab: Lab, owner_kind: str, failback: str) -> N
         other = hapulse_node(lab, "f802", failback)
     other.start()
     owner.start()
-    wait_for(lambda: served_by(lab) == "f801", INITDEAD, interval=0.5,
-             what=f"f801 ({owner_kind}) serves the VIP")
+    try:
+        wait_for(lambda: served_by(lab) == "f801", INITDEAD, interval=0.5,
+                 what=f"f801 ({owner_kind}) serves the VIP")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{explain(lab, owner, other)}") from exc
     want_owner, want_other, want_after = RSCSTATUS[failback]
     wait_for(lambda: (rscstatus(owner), rscstatus(other)) == (want_owner, want_other), 10,
              interval=0.5, what=f"rscstatus {want_owner} on f801 and {want_other} on f802")

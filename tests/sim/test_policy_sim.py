@@ -11,6 +11,7 @@ from hapulse import membership as mb
 from hapulse import policy as pol
 from hapulse.config import ResourceGroup, ResourceSpec
 from hapulse.sim import Sim
+from hapulse.wire.message import Message
 
 GROUPS = [ResourceGroup("f801", (ResourceSpec("IPaddr", ("192.168.1.118",), "192.168.1.118"),
                                  ResourceSpec("httpd", (), "httpd")), 1),
@@ -204,3 +205,14 @@ def test_cl_rscstatus_has_heartbeats_meanings() -> None:
     # f801's own group stays on f802: f801 does not hold its local set, f802 holds both
     assert off.policies["f801"].cl_rscstatus(off.sim.now) == "none"
     assert off.policies["f802"].cl_rscstatus(off.sim.now) == "all"
+
+
+def test_a_starting_heartbeat_node_gets_our_resource_status() -> None:
+    """Heartbeat's resource manager sends `starting` and waits for each live peer's
+    `resource` answer before it takes its groups (the captures show the exchange)."""
+    p = pol.Policy("f802", ["f801", "f802"], GROUPS, "on", 0.0)
+    p.on_node_status("f801", "active", 1.0)
+    starting = Message.from_pairs([("t", "starting"), ("src", "f801")])
+    answers = [a for a in p.on_message(starting, "f801", 2.0) if isinstance(a, pol.SendCluster)]
+    assert [a.msg.get("t") for a in answers] == ["resource"]
+    assert answers[0].msg.get("rsc_hold") == "none"  # f802 holds nothing yet

@@ -268,6 +268,11 @@ class Policy:
             self.giving -= {g for g in self.giving if g in p.held}
             if msg.get("hp_hello") == "1":  # a (re)started peer: tell it what we hold
                 out.append(self._announce())
+        elif t == "starting":
+            # A Heartbeat node starting its resource manager waits for every live peer's
+            # `resource` answer to its `starting` before it takes its groups; an
+            # announcement sent before it asked does not count for it.
+            out.append(self._announce())
         elif t == "hp_takeover":
             wanted = set((msg.get("hp_groups") or "").split())
             out.extend(self._give({g for g in wanted if g in self.held()}, why="takeover by "
