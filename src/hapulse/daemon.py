@@ -218,17 +218,11 @@ class Daemon:
         try:
             msg = self.auth.decode_and_verify(data)
         except (WireError, AuthError) as exc:
-            self.counters.rejected += 1
-            if self._reject_limiter is None or self._reject_limiter.should_log(
-                source, self.now()
-            ):
+            if self._reject(source):
                 log.warning("rejected packet from %s on %s: %s", source, link, exc)
             return
         except Exception as exc:  # a decoder bug: drop the packet, keep the node alive
-            self.counters.rejected += 1
-            if self._reject_limiter is None or self._reject_limiter.should_log(
-                source, self.now()
-            ):
+            if self._reject(source):
                 log.error("packet from %s on %s dropped: the decoder failed on it (%r); "
                           "please report this as a hapulse bug", source, link, exc)
             return
@@ -237,6 +231,12 @@ class Daemon:
             return  # our own broadcast/multicast looped back
         self._handle(self.membership.receive(msg, link=link, now=self.now()))
         self._schedule()
+
+    def _reject(self, source: str) -> bool:
+        """Count a dropped packet; True when its log line is not rate-limited away."""
+        self.counters.rejected += 1
+        return self._reject_limiter is None or self._reject_limiter.should_log(
+            source, self.now())
 
     # ---- actions ----------------------------------------------------------
     def _handle(self, actions: Iterable[Any]) -> None:

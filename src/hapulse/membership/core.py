@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from hapulse.wire.message import Field, Message
+from hapulse.wire.message import Message
 
 INIT, UP, ACTIVE, DEAD = "init", "up", "active", "dead"
 LINK_UP, LINK_DEAD = "up", "dead"
@@ -140,7 +140,7 @@ class Membership:
 
     # ---- outgoing -----------------------------------------------------------
     def _stamp(self, msg: Message, now: float, with_seq: bool = True) -> Message:
-        out = Message([Field(f.name, f.type, f.value) for f in msg if f.name not in _STAMPED])
+        out = msg.copy(without=_STAMPED)
         out.append("src", self.local)
         out.append("srcuuid", self.uuid)
         if with_seq:

@@ -35,7 +35,7 @@ class WireError(ValueError):
 
 
 def _netstring(data: bytes) -> bytes:
-    return str(len(data)).encode() + b":" + data + b","
+    return b"%d:%b," % (len(data), data)
 
 
 def _read_netstring(buf: bytes, pos: int) -> tuple[bytes, int]:
@@ -74,12 +74,7 @@ def _field_bytes(f: Field) -> bytes:
 
 def encode_body(msg: Message) -> bytes:
     """The signed part: ``###\\n`` + fields + ``%%%\\n``."""
-    parts = [NETSTRING_START]
-    for f in msg:
-        item = _field_bytes(f)
-        parts.append(b"%d:%b," % (len(item), item))
-    parts.append(NETSTRING_END)
-    return b"".join(parts)
+    return NETSTRING_START + b"".join(_netstring(_field_bytes(f)) for f in msg) + NETSTRING_END
 
 
 def encode(msg: Message, signature: bytes | None = None) -> bytes:
@@ -109,7 +104,6 @@ def decode(packet: bytes) -> Message:
 def _decode_netstring(packet: bytes) -> tuple[Message, bytes | None]:
     pos = len(NETSTRING_START)
     fields: list[Field] = []
-    append, parse, read = fields.append, _parse_field, _read_netstring
     size = len(packet)
     while True:
         if packet.startswith(NETSTRING_END, pos):
@@ -119,11 +113,11 @@ def _decode_netstring(packet: bytes) -> tuple[Message, bytes | None]:
             raise WireError("message ends without its %%% end marker")
         if len(fields) >= MAX_FIELDS:
             raise WireError(f"more than {MAX_FIELDS} fields")
-        item, pos = read(packet, pos)
-        append(parse(item))
+        item, pos = _read_netstring(packet, pos)
+        fields.append(_parse_field(item))
     signature: bytes | None = None
     if pos < size:
-        signature, pos = read(packet, pos)
+        signature, pos = _read_netstring(packet, pos)
         if pos != size:
             raise WireError(f"{size - pos} stray bytes after the signature")
     return Message(fields), signature

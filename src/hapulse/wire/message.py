@@ -8,7 +8,7 @@ re-encodes to the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -122,8 +122,10 @@ class Message:
         inner = ", ".join(f"{f.name}={f.value!r}" for f in self.fields)
         return f"Message({inner})"
 
-    def copy(self) -> Message:
-        return Message(Field(f.name, f.type, f.value) for f in self.fields)
+    def copy(self, without: Collection[str] = ()) -> Message:
+        """A copy whose fields can be changed alone; fields named in `without` left out."""
+        return Message(Field(f.name, f.type, f.value) for f in self.fields
+                       if f.name not in without)
 
 
 def _type_of(value: object) -> FieldType:
