@@ -7,11 +7,11 @@ import contextlib
 import ipaddress
 import socket
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-LogFn = Callable[[str, str], None]
+from hapulse.resources.agent import LogFn, Result
+
 ETH_P_ARP = 0x0806
 GARP_COUNT = 5
 GARP_INTERVAL = 0.2
@@ -26,12 +26,6 @@ class Placement:
     prefixlen: int
     broadcast: str | None
     mac: bytes
-
-
-def _res(ok: bool, reason: str, text: str) -> Any:
-    from hapulse.resources import Result
-
-    return Result(ok, reason, text)
 
 
 def arp_frame(mac: bytes, ip: str, op: int) -> bytes:
@@ -114,10 +108,10 @@ class IPaddr:
                                   f"{place.ifname} failed: {exc}")
         return place, ""
 
-    async def start(self) -> Any:
+    async def start(self) -> Result:
         place, why = await asyncio.to_thread(self._add)
         if place is None:
-            return _res(False, why, self.text)
+            return Result(False, why, self.text)
         self.log("info", f"IPaddr: {self.address}/{place.prefixlen} added on {place.ifname}")
         old = _BURSTS.pop(self.address, None)
         if old is not None:
@@ -126,7 +120,7 @@ class IPaddr:
         _BURSTS[self.address] = burst
         burst.add_done_callback(lambda t: _BURSTS.pop(self.address, None) if
                                 _BURSTS.get(self.address) is t else None)
-        return _res(True, "", self.text)
+        return Result(True, "", self.text)
 
     async def _garp(self, place: Placement) -> None:
         for i in range(self.garp_count):
@@ -156,17 +150,17 @@ class IPaddr:
         with IPRoute() as ipr:
             return bool(self._present(ipr))
 
-    async def stop(self) -> Any:
+    async def stop(self) -> Result:
         # the agent that started the address may be another object: the burst is
         # found by address, so no gratuitous ARP claims an address we gave away
         burst = _BURSTS.pop(self.address, None)
         if burst is not None:
             burst.cancel()
         if not await asyncio.to_thread(self._delete):
-            return _res(False, f"{self.address} is still configured", self.text)
+            return Result(False, f"{self.address} is still configured", self.text)
         self.log("info", f"IPaddr: {self.address} removed")
-        return _res(True, "", self.text)
+        return Result(True, "", self.text)
 
-    async def status(self) -> Any:
+    async def status(self) -> Result:
         here = await asyncio.to_thread(self._here)
-        return _res(here, "running" if here else "stopped", self.text)
+        return Result(here, "running" if here else "stopped", self.text)
