@@ -13,7 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sub-second timers (keepalive 100ms, warntime 300ms, deadtime 500ms, "
                         "initdead 2): the same story in seconds; default: the seed's timers")
     p.add_argument("--seed", type=Path, default=None,
-                   help="the seed's folder with f801/ha.d and f802/ha.d (default: ../shared/seed)")
+                   help="a folder with f801/ha.d and f802/ha.d (ha.cf, authkeys, haresources) "
+                        "to run instead of the seed's (default: the shared folder's seed/ "
+                        "beside a checkout, else the copy installed with hapulse)")
 
 
 def run(args: argparse.Namespace) -> int:

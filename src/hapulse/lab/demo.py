@@ -16,66 +16,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from hapulse.lab import Host, Lab, seed_lab
-from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_dir, served_by, web_node
+from hapulse.lab.host import Host
+from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_files, served_by, web_node
+from hapulse.lab.paths import is_seed, seed_dir
+from hapulse.lab.poller import POLL_INTERVAL, Poller, start_poller
+from hapulse.lab.topology import Lab, seed_lab
 
 FAST_TIMERS = {"keepalive": "100ms", "warntime": "300ms", "deadtime": "500ms", "initdead": "2"}
-POLL_INTERVAL = 0.020
-
-# runs inside the client's namespace: a GET / to VIP:80 starts every `interval` seconds,
-# whether or not earlier ones have answered (one that hangs on a dead node does not
-# delay the next); one line per try when it ends: "start end answer" (answer: the
-# node's name, or - for no answer within `timeout`)
-POLLER = textwrap.dedent("""
-    import socket, sys, threading, time
-    host = sys.argv[1]
-    interval, limit, timeout = (float(a) for a in sys.argv[2:5])
-    request = ("GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" % host).encode()
-    out = threading.Lock()
-
-    def fetch(t):
-        who = "-"
-        try:
-            with socket.create_connection((host, 80), timeout=timeout) as s:
-                s.sendall(request)
-                data = b""
-                while len(data) < 65536:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            body = data.split(b"\\r\\n\\r\\n", 1)[-1].decode(errors="replace").strip()
-            who = body.split()[0] if body else "?"
-        except OSError:
-            pass
-        with out:
-            print(f"{t:.6f} {time.monotonic():.6f} {who}", flush=True)
-
-    end = time.monotonic() + limit
-    tick = time.monotonic()
-    while tick < end:
-        threading.Thread(target=fetch, args=(tick,), daemon=True).start()
-        tick += interval
-        time.sleep(max(0.0, tick - time.monotonic()))
-""")
-
-
-def start_poller(client: Host, vip: str = VIP, interval: float = POLL_INTERVAL,
-                 timeout: float = 0.5, limit: float = 3600) -> Poller:
-    """A client polling http://VIP/ from inside its namespace (bounded by `limit` seconds)."""
-    return Poller(client.popen(
-        [sys.executable, "-c", POLLER, vip, str(interval), str(limit), str(timeout)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
-
 
 # the log lines worth showing, as they happen
 NARRATED = re.compile(
@@ -97,42 +50,6 @@ def with_fast_timers(hacf: str) -> str:
             line = f"{m[1]}{m[2]}{m[3]}{FAST_TIMERS[m[2]]}{m[5]}"
         out.append(line)
     return "".join(out)
-
-
-@dataclass
-class Poller:
-    """The client's view: (answer time, answering node or '-') for every 20 ms poll."""
-
-    proc: subprocess.Popen[str]
-    answers: list[tuple[float, str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            parts = line.split()
-            if len(parts) == 3:
-                with self._lock:
-                    self.answers.append((float(parts[1]), parts[2]))
-
-    def since(self, t: float) -> list[tuple[float, str]]:
-        with self._lock:
-            return sorted(a for a in self.answers if a[0] >= t)
-
-    def last(self) -> tuple[float, str] | None:
-        with self._lock:
-            return max(self.answers) if self.answers else None
-
-    def gap(self, t0: float, old: str, new: str) -> tuple[float, float]:
-        """From t0: (time to the first answer from `new`, the service gap: from the last
-        answer by `old` to the first by `new`)."""
-        answers = self.since(t0 - 1.0)
-        first_new = next(t for t, who in answers if who == new and t >= t0)
-        last_old = max((t for t, who in answers if who == old and t <= first_new), default=t0)
-        return first_new - t0, first_new - last_old
 
 
 class LogFollower:
@@ -224,8 +141,7 @@ class Demo:
                  "client eth0 192.168.1.50/24  (LAN: a bridge in its own namespace)")
         self.lab = seed_lab(self.prefix)
         for name in ("f801", "f802"):
-            d = self.seed / name / "ha.d"
-            files = {n: (d / n).read_text() for n in ("ha.cf", "authkeys", "haresources")}
+            files = seed_files(name, self.seed)
             if self.fast:
                 files["ha.cf"] = with_fast_timers(files["ha.cf"])
             self.nodes[name] = web_node(self.lab.hosts[name], files)
@@ -382,6 +298,10 @@ def main(fast: bool, seed: Path | None) -> int:
     # Ctrl-C cleans up even when started from a script in the background, whose
     # shell hands its children SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if seed is not None and not is_seed(seed):
+        print(f"hapulse demo: {seed} has no f801/ha.d and f802/ha.d with ha.cf, authkeys "
+              "and haresources", file=sys.stderr)
+        return 1
     demo = Demo(fast=fast, seed=seed)
     try:
         demo.run()
@@ -394,4 +314,4 @@ def main(fast: bool, seed: Path | None) -> int:
     return 0
 
 
-__all__ = ["Demo", "DemoError", "Host", "main", "with_fast_timers"]
+__all__ = ["Demo", "DemoError", "Host", "Poller", "main", "start_poller", "with_fast_timers"]

@@ -9,7 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hapulse.lab import Host
+from hapulse.lab.ha_d import write_ha_d
+from hapulse.lab.host import Host
 
 HEARTBEAT = "/usr/libexec/heartbeat/heartbeat"
 PACKAGE_HA_D = Path("/etc/ha.d")
@@ -29,10 +30,7 @@ class HeartbeatNode:
             shutil.rmtree(root)
         self.ha_d = root / "ha.d"
         shutil.copytree(PACKAGE_HA_D, self.ha_d, symlinks=True)
-        for name, text in (("ha.cf", ha_cf), ("authkeys", authkeys),
-                           ("haresources", haresources)):
-            (self.ha_d / name).write_text(text)
-        (self.ha_d / "authkeys").chmod(0o600)
+        write_ha_d(self.ha_d, {"ha.cf": ha_cf, "authkeys": authkeys, "haresources": haresources})
         uid = pwd.getpwnam("hacluster").pw_uid
         gid = grp.getgrnam("haclient").gr_gid
         self.lib = root / "lib"

@@ -3,41 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hapulse.lab import Host
+from hapulse.lab.ha_d import read_ha_d, write_ha_d
+from hapulse.lab.host import Host, netns_ok
+from hapulse.lab.paths import DATA, seed_dir
 
-SEED_CANDIDATES = [Path(__file__).resolve().parents[4] / "shared" / "seed",
-                   Path.cwd().parent / "shared" / "seed", Path("/work/shared/seed")]
 HAPULSE = str(Path(sys.executable).with_name("hapulse"))
 # an LSB init script running a real HTTP server on port 80 that answers with the host's name
-HTTPD = Path(__file__).resolve().parents[1] / "data" / "httpd"
+HTTPD = DATA / "httpd"
 VIP = "192.168.1.118"
 
 
-def seed_dir() -> Path:
-    for p in SEED_CANDIDATES:
-        if p.is_dir():
-            return p
-    raise FileNotFoundError("the seed's files (../shared/seed) are not beside this checkout")
-
-
-def netns_ok() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root"
-    if shutil.which("ip") is None or shutil.which("unshare") is None:
-        return "needs iproute2 and util-linux"
-    return None
-
-
-def seed_files(node: str) -> dict[str, str]:
-    d = seed_dir() / node / "ha.d"
-    return {n: (d / n).read_text() for n in ("ha.cf", "authkeys", "haresources")}
+def seed_files(node: str, seed: Path | None = None) -> dict[str, str]:
+    """The seed's three files for `node` (f801 or f802), from `seed` or :func:`seed_dir`."""
+    return read_ha_d((seed or seed_dir()) / node / "ha.d")
 
 
 def install_httpd(directory: Path) -> None:
@@ -45,7 +30,7 @@ def install_httpd(directory: Path) -> None:
     (directory / "httpd").chmod(0o755)
 
 
-def web_node(host: Host, files: dict[str, str]) -> HapulseNode:
+def web_node(host: Host, files: Mapping[str, str]) -> HapulseNode:
     """A hapulse node of the seed's web cluster: `httpd` in its own /etc/init.d, its own /run."""
     install_httpd(host.private("/etc/init.d"))
     # /run/resource-agents is made at boot (tmpfiles.d); resource-agents' scripts need it
@@ -60,13 +45,11 @@ def served_by(client: Host, vip: str = VIP, timeout: float = 0.5) -> str | None:
 
 
 class HapulseNode:
-    def __init__(self, host: Host, files: dict[str, str]) -> None:
+    """hapulse in a lab host, its own ha.d (written from `files`), run and state dirs."""
+
+    def __init__(self, host: Host, files: Mapping[str, str]) -> None:
         self.host = host
-        self.confdir = host.dir / "ha.d"
-        self.confdir.mkdir(exist_ok=True)
-        for name, text in files.items():
-            (self.confdir / name).write_text(text)
-            (self.confdir / name).chmod(0o600)
+        self.confdir = write_ha_d(host.dir / "ha.d", files)
         self.run_dir = host.dir / "run"
         self.state_dir = host.dir / "state"
         self.log = host.dir / "hapulse.log"
@@ -100,3 +83,7 @@ class HapulseNode:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+__all__ = ["HAPULSE", "HTTPD", "VIP", "HapulseNode", "install_httpd", "netns_ok", "seed_dir",
+           "seed_files", "served_by", "web_node"]
