@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # The benchmarks: hapulse beside Heartbeat 3.0.6 and keepalived on the lab's seed
-# topology, in one run. Installs what it needs (scripts/setup.sh), then runs
-# bench/bench.py; the table is printed and written to docs/benchmarks.md.
+# topology, in one run. Installs what it needs (scripts/setup.sh), then runs the
+# bench package (python -m bench); the table is printed and written to docs/benchmarks.md.
 #   bash bench/run.sh            # the full run (about 35 min: 5 repetitions, 10 min soak)
 #   bash bench/run.sh --quick    # a smoke run (1 repetition, no soak)
+#   bash bench/run.sh --micro    # the heartbeat path in-process, µs per heartbeat (seconds;
+#                                # no root, no network; more options: --micro --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--micro" ]; then
+    shift
+    [ -x .venv/bin/python ] || bash scripts/setup.sh >/tmp/hapulse-setup.log 2>&1 \
+        || { tail -30 /tmp/hapulse-setup.log >&2; exit 1; }
+    exec .venv/bin/python -m bench.micro "$@"
+fi
 bash scripts/setup.sh >/tmp/hapulse-setup.log 2>&1 || { tail -30 /tmp/hapulse-setup.log >&2; exit 1; }
-exec .venv/bin/python bench/bench.py "$@"
+exec .venv/bin/python -m bench "$@"
