@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from hapulse.wire.codec import WireError, decode_packet, encode, encode_body
+from hapulse.wire.codec import decode_packet, encode, encode_body
+from hapulse.wire.errors import RejectReason, WireError
 from hapulse.wire.message import FieldType, Message
+from hapulse.wire.rejects import RejectBudget
 
 
 def _isnum(text: str) -> bool:
     """ASCII digits only (str.isdigit() also accepts `²`, which int() refuses)."""
     return text.isascii() and text.isdigit()
-
 
 
 class Verdict(Enum):
@@ -42,8 +43,12 @@ class Verdict(Enum):
 class AuthError(WireError):
     """A message whose signature is missing, unknown or wrong."""
 
-    def __init__(self, verdict: Verdict, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, verdict: Verdict, text: str,
+                 reason: RejectReason | None = None) -> None:
+        if reason is None:
+            reason = RejectReason.NO_KEY if verdict is Verdict.NOKEY \
+                else RejectReason.BAD_SIGNATURE
+        super().__init__(text, reason)
         self.verdict = verdict
 
 
@@ -121,7 +126,7 @@ class Authenticator:
 
     def _check(self, value: str | bytes | None, data: bytes, what: str) -> None:
         if value is None:
-            raise AuthError(Verdict.BAD, f"no {what} signature")
+            raise AuthError(Verdict.BAD, f"no {what} signature", RejectReason.UNSIGNED)
         text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
         kid_s, _, hexdigest = text.partition(" ")
         if not _isnum(kid_s) or not hexdigest:
@@ -156,20 +161,12 @@ class Authenticator:
         return Verdict.OK
 
 
-@dataclass
-class RejectLimiter:
-    """Rate-limits 'rejected packet' log lines per source: one per `interval` seconds."""
+class RejectLimiter(RejectBudget):
+    """Deprecated: the daemon's old per-source limiter, now one global budget.
 
-    interval: float = 10.0
-    last: dict[str, float] = field(default_factory=dict)
-    suppressed: dict[str, int] = field(default_factory=dict)
+    Kept until the daemon calls :meth:`RejectBudget.note` with each packet's
+    reason; ``should_log`` counts every packet as ``malformed``.
+    """
 
     def should_log(self, source: str, now: float) -> bool:
-        prev = self.last.get(source)
-        if prev is not None and now - prev < self.interval:
-            self.suppressed[source] = self.suppressed.get(source, 0) + 1
-            return False
-        if len(self.last) > 1024:
-            self.last.clear()
-        self.last[source] = now
-        return True
+        return self.note(source, RejectReason.MALFORMED, now)

@@ -12,7 +12,9 @@ Each field is ``LEN:(TYPE)NAME=VALUE,`` where LEN counts the bytes of
 cluster-glue types (2 nested message, 3 list, 4/5 compressed) are kept as
 raw bytes with their type so that a packet re-encodes to the same bytes.
 The older *classic* form (``>>>\\n`` NAME=VALUE lines ``<<<\\n``) is decoded
-too. Every malformed input raises :class:`WireError`, nothing else.
+too. Every malformed input raises :class:`WireError`, nothing else; the
+standard numeric fields (seq, hg, ts ...) must be bounded hex numbers
+(:mod:`hapulse.wire.numbers`), so no core ever reads an absurd one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from __future__ import annotations
 import base64
 import binascii
 
+from hapulse.wire.errors import RejectReason, WireError
 from hapulse.wire.message import Field, FieldType, Message
+from hapulse.wire.numbers import check_numeric_fields
+
+__all__ = ["WireError", "decode", "decode_packet", "encode", "encode_body"]
 
 NETSTRING_START = b"###\n"
 NETSTRING_END = b"%%%\n"
@@ -28,10 +34,6 @@ CLASSIC_START = b">>>\n"
 CLASSIC_END = b"<<<\n"
 MAX_PACKET = 64 * 1024
 MAX_FIELDS = 1024
-
-
-class WireError(ValueError):
-    """A packet that is not a well-formed Heartbeat message."""
 
 
 def _netstring(data: bytes) -> bytes:
@@ -89,7 +91,8 @@ def decode_packet(packet: bytes) -> tuple[Message, bytes | None]:
         raise WireError("not bytes")
     packet = bytes(packet)
     if len(packet) > MAX_PACKET:
-        raise WireError(f"packet of {len(packet)} bytes is over {MAX_PACKET}")
+        raise WireError(f"packet of {len(packet)} bytes is over {MAX_PACKET}",
+                        RejectReason.TOO_BIG)
     if packet.startswith(NETSTRING_START):
         return _decode_netstring(packet)
     if packet.startswith(CLASSIC_START):
@@ -112,7 +115,7 @@ def _decode_netstring(packet: bytes) -> tuple[Message, bytes | None]:
         if pos >= size:
             raise WireError("message ends without its %%% end marker")
         if len(fields) >= MAX_FIELDS:
-            raise WireError(f"more than {MAX_FIELDS} fields")
+            raise WireError(f"more than {MAX_FIELDS} fields", RejectReason.TOO_BIG)
         item, pos = _read_netstring(packet, pos)
         fields.append(_parse_field(item))
     signature: bytes | None = None
@@ -120,6 +123,7 @@ def _decode_netstring(packet: bytes) -> tuple[Message, bytes | None]:
         signature, pos = _read_netstring(packet, pos)
         if pos != size:
             raise WireError(f"{size - pos} stray bytes after the signature")
+    check_numeric_fields((f.name, f.value) for f in fields)
     return Message(fields), signature
 
 
@@ -165,4 +169,7 @@ def _decode_classic(packet: bytes) -> Message:
             continue
         fields.append(Field(name.decode("utf-8", "surrogateescape"), FieldType.STRING,
                             value.decode("utf-8", "surrogateescape")))
+    if len(fields) > MAX_FIELDS:
+        raise WireError(f"more than {MAX_FIELDS} fields", RejectReason.TOO_BIG)
+    check_numeric_fields((f.name, f.value) for f in fields)
     return Message(fields)

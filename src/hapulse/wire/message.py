@@ -12,6 +12,11 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
+from hapulse.wire.numbers import MAX_HEX_DIGITS, bad_number
+
+# 2**64 in decimal has 20 digits: the bound for numbers in other bases
+MAX_DECIMAL_DIGITS = 20
+
 
 class FieldType(IntEnum):
     """cluster-glue's field types (the ``(N)`` prefix on the wire)."""
@@ -22,9 +27,6 @@ class FieldType(IntEnum):
     LIST = 3
     COMPRESS = 4
     UNCOMPRESS = 5
-
-
-
 
 
 @dataclass(slots=True)
@@ -91,10 +93,17 @@ class Message:
         return None
 
     def get_int(self, name: str, base: int = 16) -> int | None:
-        """A numeric field (Heartbeat writes seq, hg, ts, dt ... in hex)."""
+        """A numeric field (Heartbeat writes seq, hg, ts, dt ... in hex).
+
+        None when absent or not a number; a value longer than a 64-bit number
+        can be (16 hex digits) raises WireError (reason ``bad_field``): the
+        message is to be rejected, not read as a huge number.
+        """
         v = self.get(name)
         if v is None:
             return None
+        if len(v) > (MAX_HEX_DIGITS if base == 16 else MAX_DECIMAL_DIGITS):
+            raise bad_number(name, v)
         try:
             return int(v, base)
         except ValueError:
