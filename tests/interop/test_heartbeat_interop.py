@@ -12,7 +12,7 @@ import time
 import pytest
 
 from hapulse.lab import Lab, wait_for
-from hapulse.lab.heartbeat import HeartbeatNode, available
+from hapulse.lab.heartbeat import HeartbeatNode
 from hapulse.lab.nodes import HAPULSE, HapulseNode, seed_files
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
@@ -23,8 +23,6 @@ IFACE = {"f801": "eth1", "f802": "eth2"}  # each node's heartbeat interface (the
 
 @pytest.mark.parametrize("hb_name,hp_name", [("f801", "f802"), ("f802", "f801")])
 def test_mixed_cluster_membership(seed: Lab, hb_name: str, hp_name: str) -> None:
-    if not available():
-        pytest.skip("needs Debian's heartbeat package")
     hb = HeartbeatNode(seed.hosts[hb_name], **_kw(seed_files(hb_name)))
     hp = HapulseNode(seed.hosts[hp_name], seed_files(hp_name))
     hb.start()

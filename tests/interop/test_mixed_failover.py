@@ -8,25 +8,16 @@ native IPaddr and the same LSB script.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
-import zlib
 from collections.abc import Iterator
 
 import pytest
+from factories import lab_prefix
 
 from hapulse.lab import Lab, seed_lab, wait_for
-from hapulse.lab.heartbeat import HeartbeatNode, available
-from hapulse.lab.nodes import (
-    HAPULSE,
-    VIP,
-    HapulseNode,
-    install_httpd,
-    netns_ok,
-    seed_files,
-    web_node,
-)
+from hapulse.lab.heartbeat import HeartbeatNode
+from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, install_httpd, seed_files, web_node
 from hapulse.lab.nodes import served_by as node_serving
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
@@ -44,12 +35,9 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     seed's address over when its LAN is eth1, as in the guide. The three
     files stay unchanged; only the interface's name differs.
     """
-    why = netns_ok()
-    if why:
-        pytest.skip(why)
     heartbeat_on_f802 = request.node.callspec.params["owner_kind"] == "hapulse"
-    prefix = f"hpt{os.getpid()}-{zlib.crc32(request.node.name.encode()) % 10**4}"
-    built = seed_lab(prefix, f802_lan="eth0" if heartbeat_on_f802 else "eth1")
+    built = seed_lab(lab_prefix(request.node.name),
+                     f802_lan="eth0" if heartbeat_on_f802 else "eth1")
     try:
         yield built
     finally:
@@ -121,8 +109,6 @@ def test_mixed_cluster_fails_over(lab: Lab, owner_kind: str, failback: str) -> N
     added on both nodes. Both daemons' `cl_status rscstatus` must give
     Heartbeat's answers for their role.
     """
-    if not available():
-        pytest.skip("needs Debian's heartbeat package")
     if shutil.which("curl") is None:
         pytest.skip("needs curl")
     if owner_kind == "hapulse":

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from factories import ha_cf, ha_d_files
 
 from hapulse.lab import Lab, wait_for
-from hapulse.lab.nodes import HapulseNode, netns_ok, seed_files
+from hapulse.lab.nodes import HAPULSE, HapulseNode, seed_files
 
 pytestmark = pytest.mark.netns
 
@@ -67,30 +68,24 @@ def test_status_table_and_tcpdump_once_a_second_decoded_ok(seed: Lab, tmp_path: 
     wait_for(lambda: time.monotonic() - start >= 5, 6)  # a fixed window to count packets in
     os.killpg(dump.pid, signal.SIGINT)
     dump.wait(timeout=10)
-    r = subprocess.run([str(Path(os.sys.executable).with_name("hapulse")), "decode",
+    r = subprocess.run([HAPULSE, "decode",
                         "--authkeys", str(a.confdir / "authkeys"), str(pcap)],
                        capture_output=True, text=True, timeout=30)
     lines = [line for line in r.stdout.splitlines() if " status from " in line]
     from_f801 = [line for line in lines if "from f801" in line]
     assert 4 <= len(from_f801) <= 7, r.stdout  # about once a second over ~5 s
     assert all(" auth ok " in line for line in lines)
-    table = seed.hosts["f801"].run([str(Path(os.sys.executable).with_name("hapulse")), "status",
-                                    "--run-dir", str(a.run_dir)]).stdout
+    table = seed.hosts["f801"].run([HAPULSE, "status", "--run-dir", str(a.run_dir)]).stdout
     assert re.search(r"^f802\s+active\s+\S+\s+eth1:up", table, re.M), table
 
 
 def _two_on(lab: Lab, medium: str) -> tuple[HapulseNode, HapulseNode]:
-    text = ("keepalive 0.5\nwarntime 1.5\ndeadtime 2\ninitdead 4\nudpport 694\n"
-            f"{medium}\nnode n1\nnode n2\nauto_failback on\n")
-    files = {"ha.cf": text, "authkeys": "auth 1\n1 sha1 secret\n", "haresources": ""}
+    files = ha_d_files(ha_cf(medium, nodes=("n1", "n2")))
     return HapulseNode(lab.hosts["n1"], files), HapulseNode(lab.hosts["n2"], files)
 
 
 @pytest.mark.parametrize("medium", ["bcast eth0", "mcast eth0 225.0.0.1 694 1 0"])
 def test_two_nodes_over_bcast_and_mcast(medium: str) -> None:
-    why = netns_ok()
-    if why:
-        pytest.skip(why)
     prefix = f"hpt{os.getpid()}-" + ("b" if medium.startswith("bcast") else "m")
     with Lab(prefix) as lab:
         n1, n2 = lab.add_host("n1"), lab.add_host("n2")
@@ -111,9 +106,6 @@ def test_two_nodes_over_bcast_and_mcast(medium: str) -> None:
 def test_two_nodes_over_a_serial_pty_pair(tmp_path: Path) -> None:
     if shutil.which("socat") is None:
         pytest.skip("needs socat")
-    why = netns_ok()
-    if why:
-        pytest.skip(why)
     socat = subprocess.Popen(["socat", "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -130,10 +122,8 @@ def test_two_nodes_over_a_serial_pty_pair(tmp_path: Path) -> None:
             lab.add_host("n2")
             nodes = []
             for host, pty in zip(("n1", "n2"), ptys, strict=True):
-                text = ("keepalive 0.5\nwarntime 1.5\ndeadtime 2\ninitdead 4\nbaud 115200\n"
-                        f"serial {pty}\nnode n1\nnode n2\nauto_failback on\n")
-                files = {"ha.cf": text, "authkeys": "auth 1\n1 sha1 secret\n", "haresources": ""}
-                nodes.append(HapulseNode(lab.hosts[host], files))
+                text = ha_cf("baud 115200", f"serial {pty}", nodes=("n1", "n2"), udpport=None)
+                nodes.append(HapulseNode(lab.hosts[host], ha_d_files(text)))
             for n in nodes:
                 n.start()
             wait_for(lambda: nodes[0].node_status("n2") == "active"

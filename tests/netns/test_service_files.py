@@ -14,19 +14,24 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from factories import ha_cf, make_ha_d
 
 from hapulse.lab import Lab, wait_for
-from hapulse.lab.nodes import netns_ok
+from hapulse.lab.nodes import HAPULSE
 
-HAPULSE = str(Path(sys.executable).with_name("hapulse"))
+# the root lane: the daemon's control socket and the lab need root
+pytestmark = pytest.mark.netns
+
 PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
 
-HACF = ("keepalive 200ms\nwarntime 600ms\ndeadtime 1\ninitdead 2\nudpport {port}\n"
-        "ucast lo 127.0.0.2\nnode solo\nnode peer\nauto_failback on\nrealtime off\n")
+
+def solo_ha_cf(port: int) -> str:
+    return ha_cf("ucast lo 127.0.0.2", nodes=("solo", "peer"), keepalive="200ms",
+                 warntime="600ms", deadtime="1", initdead="2", udpport=port,
+                 extra=("auto_failback on", "realtime off"))
 
 
 def verify_unit(path: Path) -> str:
@@ -51,14 +56,8 @@ def test_systemd_unit_passes_systemds_verifier(tmp_path: Path) -> None:
     assert "Typ" in verify_unit(bad)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the daemon runs as root")
 def test_sd_notify_ready_watchdog_stopping(tmp_path: Path) -> None:
-    conf = tmp_path / "ha.d"
-    conf.mkdir()
-    (conf / "ha.cf").write_text(HACF.format(port=20000 + os.getpid() % 20000 + 1))
-    (conf / "authkeys").write_text("auth 1\n1 sha1 unit\n")
-    (conf / "authkeys").chmod(0o600)
-    (conf / "haresources").write_text("")
+    conf = make_ha_d(tmp_path / "ha.d", solo_ha_cf(20000 + os.getpid() % 20000 + 1))
     sock_path = tmp_path / "notify.sock"
     systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     systemd.bind(str(sock_path))
@@ -91,19 +90,12 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path: Path) -> None:
 
 
 def test_lsb_init_script_start_status_stop() -> None:
-    why = netns_ok()
-    if why:
-        pytest.skip(why)
     lab = Lab(f"hpsvc{os.getpid() % 10000}")
     try:
         host = lab.add_host("solo")
-        etc = host.private("/etc/ha.d")
+        make_ha_d(host.private("/etc/ha.d"), solo_ha_cf(694))
         host.private("/run")
         host.private("/var/lib/hapulse")
-        (etc / "ha.cf").write_text(HACF.format(port=694))
-        (etc / "authkeys").write_text("auth 1\n1 sha1 lsb\n")
-        (etc / "authkeys").chmod(0o600)
-        (etc / "haresources").write_text("")
         script = str(PACKAGING / "hapulse.init")
         env = {**os.environ, "HAPULSE": HAPULSE}
 
@@ -113,8 +105,11 @@ def test_lsb_init_script_start_status_stop() -> None:
         assert service("status").returncode == 3  # LSB: not running
         r = service("start")
         assert r.returncode == 0, r.stderr
-        st = wait_for(lambda: (s := service("status")).returncode == 0 and s, 30,
-                      what="service hapulse status: running")
+        def running() -> subprocess.CompletedProcess[str] | None:
+            r = service("status")
+            return r if r.returncode == 0 else None
+
+        st = wait_for(running, 30, what="service hapulse status: running")
         assert "solo" in st.stdout
         assert service("start").returncode != 0  # a second daemon on the same config
         r = service("stop")

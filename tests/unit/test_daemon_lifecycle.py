@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factories import ha_cf, make_ha_d
 
 HAPULSE = str(Path(sys.executable).with_name("hapulse"))
 
@@ -26,15 +27,10 @@ def hp(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[dict[str, Path]]:
-    conf = tmp_path / "ha.d"
-    conf.mkdir()
     port = 20000 + os.getpid() % 20000
-    (conf / "ha.cf").write_text(f"udpport {port}\nkeepalive 0.2\nwarntime 0.6\ndeadtime 1\n"
-                                "initdead 2\nucast lo 127.0.0.2\nnode solo peer\n"
-                                "auto_failback on\nrealtime off\n")
-    (conf / "authkeys").write_text("auth 1\n1 sha1 test\n")
-    (conf / "authkeys").chmod(0o600)
-    (conf / "haresources").write_text("")
+    conf = make_ha_d(tmp_path / "ha.d", ha_cf(
+        "ucast lo 127.0.0.2", nodes=("solo", "peer"), keepalive="0.2", warntime="0.6",
+        deadtime="1", initdead="2", udpport=port, extra=("auto_failback on", "realtime off")))
     # the run dir is outside pytest's private tmp tree so another user can reach it
     run = Path(tempfile.mkdtemp(prefix="hapulse-run-"))
     dirs = {"conf": conf, "run": run, "state": tmp_path / "state"}

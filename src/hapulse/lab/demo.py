@@ -287,6 +287,10 @@ def _quiet() -> Iterator[None]:
 
 
 def main(fast: bool, seed: Path | None) -> int:
+    if seed is not None and not is_seed(seed):
+        print(f"hapulse demo: {seed} has no f801/ha.d and f802/ha.d with ha.cf, authkeys "
+              "and haresources", file=sys.stderr)
+        return 1
     if os.geteuid() != 0:
         print("hapulse demo: needs root (it creates network namespaces)", file=sys.stderr)
         return 1
@@ -298,10 +302,6 @@ def main(fast: bool, seed: Path | None) -> int:
     # Ctrl-C cleans up even when started from a script in the background, whose
     # shell hands its children SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if seed is not None and not is_seed(seed):
-        print(f"hapulse demo: {seed} has no f801/ha.d and f802/ha.d with ha.cf, authkeys "
-              "and haresources", file=sys.stderr)
-        return 1
     demo = Demo(fast=fast, seed=seed)
     try:
         demo.run()

@@ -9,7 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.05,
+def wait_for(predicate: Callable[[], T | None], timeout: float, interval: float = 0.05,
              what: str = "") -> T:
     """Poll `predicate` until it returns a truthy value (returned) or `timeout` seconds pass.
 
