@@ -129,10 +129,16 @@ def test_group_member_reply_counts_for_the_group_name() -> None:
     assert set(got) == {"grp"}
 
 
+def test_an_address_in_a_ping_line_and_a_group_answers_for_both() -> None:
+    targets = [PingTarget("127.0.0.4", ("127.0.0.4",)), PingTarget("grp", ("127.0.0.4",))]
+    got, _ = asyncio.run(_ping_loopback(targets, 4))
+    assert set(got) == {"127.0.0.4", "grp"} and got.count("grp") == got.count("127.0.0.4")
+
+
 def test_forged_or_duplicate_reply_is_not_counted() -> None:
     got: list[str] = []
     t = PingTransport([PingTarget("gw", ("10.9.9.9",))], lambda n, now: got.append(n))
-    t._owner = {"10.9.9.9": "gw"}
+    t._owner = {"10.9.9.9": ("gw",)}
     t._pending[("10.9.9.9", 1)] = b"hapulse\0" + b"x" * 8
     t._raw = False
     reply = bytes(echo_request(0, 1, b"hapulse\0" + b"x" * 8))

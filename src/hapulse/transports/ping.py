@@ -106,7 +106,8 @@ class PingTransport:
         self._raw = False
         self._ident = os.getpid() & 0xFFFF
         self._seq = 0
-        self._owner: dict[str, str] = {}  # resolved address -> node name
+        # resolved address -> the nodes it answers for (a `ping` and a ping_group may share one)
+        self._owner: dict[str, tuple[str, ...]] = {}
         # (address, seq) -> payload of a request not yet answered, oldest first
         self._pending: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._failing: set[str] = set()  # addresses whose last send failed (logged once)
@@ -123,7 +124,9 @@ class PingTransport:
         loop = asyncio.get_running_loop()
         for t in self.targets:
             for a in t.addresses:
-                self._owner[await _resolve(loop, a)] = t.name
+                addr = await _resolve(loop, a)
+                if t.name not in self._owner.get(addr, ()):
+                    self._owner[addr] = (*self._owner.get(addr, ()), t.name)
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
             self._raw = True
@@ -150,8 +153,8 @@ class PingTransport:
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) and addr not in self._failing:
                     self._failing.add(addr)
-                    self._log("error", f"ping {self._owner[addr]}: cannot send to {addr}: "
-                                       f"{e.strerror or e}")
+                    self._log("error", f"ping {', '.join(self._owner[addr])}: cannot send to "
+                                       f"{addr}: {e.strerror or e}")
                 continue
             self._failing.discard(addr)
             self.sent += 1
@@ -186,7 +189,9 @@ class PingTransport:
             return  # not ours, answered already, too old, or forged
         del self._pending[(source, seq)]
         self.replies += 1
-        self._on_reply(self._owner[source], self._clock())
+        now = self._clock()
+        for node in self._owner[source]:
+            self._on_reply(node, now)
 
     async def close(self) -> None:
         sock, self._sock = self._sock, None
