@@ -5,13 +5,11 @@ the figures were taken."""
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import subprocess
 import time
-from pathlib import Path
 
+from bench.machine import machine
 from bench.results import Results
 from bench.scenarios import SCALE_TIMERS
 from bench.systems import timers_text
@@ -147,17 +145,6 @@ def report(res: Results, args: argparse.Namespace, started: float) -> str:
         out += _soak_text(res)
     out += ["## Notes", ""] + [f"- {n}" for n in res.notes] + [""]
     return "\n".join(out)
-
-
-def machine() -> str:
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
-    return (f"{os.cpu_count()} CPUs ({cpu}), {mem} MB, Linux {platform.release()}, "
-            f"Python {platform.python_version()}")
 
 
 def _versions() -> str:
