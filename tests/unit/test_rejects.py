@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hapulse.wire.auth import AuthError, RejectLimiter, Verdict
@@ -96,7 +96,8 @@ steps = st.lists(st.tuples(st.floats(0, 3, allow_nan=False),
                            st.one_of(st.none(), st.integers(0, 50))), max_size=400)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=500, deadline=None, derandomize=True)
+@example([(0.0, 0), (0.0, 0), (1.0, None), (0.0, 0), (1.0, None)], 0.25, 1, 1.0)
 @given(steps, st.floats(0.2, 5), st.integers(1, 8), st.floats(0.5, 20))
 def test_lines_in_any_window_stay_within_the_budget(
     seq: list[tuple[float, int | None]], rate: float, burst: int, interval: float

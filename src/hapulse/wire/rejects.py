@@ -14,9 +14,10 @@ calls when :meth:`RejectBudget.next_deadline` comes::
     ...
     line = budget.summary(now)   # "suppressed 81234 packets from 5120 sources in the last 10 s"
 
-The summary line takes a token from the same budget (it may run the bucket
-into a debt of at most ``burst``), so in any window of T seconds the lines
-written are at most ``2 * burst + rate * T``. Memory is bounded: at most
+The summary line takes a token from the same budget: it may run the bucket
+into a debt of at most ``burst`` tokens, and waits (later ``next_deadline``)
+rather than go deeper, so in any window of T seconds the lines written are at
+most ``2 * burst + rate * T``. Memory is bounded: at most
 ``max_sources`` distinct sources are remembered per summary period.
 """
 
@@ -82,17 +83,21 @@ class RejectBudget:
         """When :meth:`summary` has a line to give; None while nothing was suppressed."""
         if self._suppressed == 0 or self._since is None:
             return None
-        return self._since + self.limits.interval
+        due = self._since + self.limits.interval
+        floor = 1.0 - self.limits.burst  # the tokens a summary needs: debt stays <= burst
+        if self._tokens < floor and self._refilled is not None:
+            due = max(due, self._refilled + (floor - self._tokens) / self.limits.rate)
+        return due
 
     def summary(self, now: float) -> str | None:
         """The summary line of the suppressed packets once its period is over, else None."""
+        self._refill(now)
         deadline = self.next_deadline()
-        if deadline is None or now < deadline or self._since is None:
+        if deadline is None or now < deadline - 1e-9 or self._since is None:
             return None
         sources = f"{len(self._sources)}{'+' if self._sources_overflow else ''}"
         line = (f"suppressed {self._suppressed} packets from {sources} sources "
                 f"in the last {now - self._since:.0f} s")
-        self._refill(now)
         self._tokens = max(self._tokens - 1.0, -float(self.limits.burst))
         self._suppressed = 0
         self._sources = set()
