@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"unit": "µs per heartbeat", "heartbeats": args.heartbeats,
                           "repeat": args.repeat, "method": args.method, "machine": machine(),
-                          "figures": [asdict(f) for f in figures]}, indent=2))
+                          "figures": [asdict(f) for f in figures]}, indent=2, ensure_ascii=False))
         return 0
     print(f"hapulse heartbeat path, µs per heartbeat: median (min) of {args.repeat} runs "
           f"x {args.heartbeats} heartbeats, {args.method}")
