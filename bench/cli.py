@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench.log import log
-from bench.report import NOTES, report
+from bench.report import NOTES, report, write
 from bench.results import Results
 from bench.scenarios import gaps, scaling, soak
 from hapulse.lab.heartbeat import available as heartbeat_available
@@ -103,6 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         res.notes += NOTES
         text = report(res, args, started)
         print(text)
-        args.out.write_text(text)
+        write(args.out, text)
         log(f"written to {args.out}")
     return 0

@@ -8,6 +8,7 @@ import argparse
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 from bench.machine import machine
 from bench.results import Results
@@ -155,3 +156,26 @@ def _versions() -> str:
         out.append(f"{pkg} {r.stdout.strip() or '?'}")
     from hapulse import __version__
     return f"hapulse {__version__}, " + ", ".join(out)
+
+
+GENERATED = ("Fastest settings", "The seed's timers", "hapulse with N nodes", "Soak", "Notes")
+
+
+def hand_written(old: str) -> str:
+    """The sections of an earlier report that people wrote (any `## ` heading the report
+    does not generate, to the next heading), in their order."""
+    kept: list[str] = []
+    keep = False
+    for line in old.splitlines():
+        if line.startswith("## "):
+            keep = line[3:].strip() not in GENERATED
+        if keep:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def write(path: Path, text: str) -> None:
+    """Write the report, keeping the hand-written sections of the file it replaces
+    (how to read the figures, the microbenchmark) after the generated ones."""
+    kept = hand_written(path.read_text()) if path.exists() else ""
+    path.write_text(text + ("\n" + kept.rstrip("\n") + "\n" if kept else ""))

@@ -2,7 +2,8 @@
 # The benchmarks: hapulse beside Heartbeat 3.0.6 and keepalived on the lab's seed
 # topology, in one run. Installs what it needs (scripts/setup.sh), then runs the
 # bench package (python -m bench); the table is printed and written to docs/benchmarks.md.
-#   bash bench/run.sh            # the full run (about 35 min: 5 repetitions, 10 min soak)
+#   bash bench/run.sh            # the full run (about 35 min: 5 repetitions, 10 min soak);
+#                                # the hand-written sections of docs/benchmarks.md are kept
 #   bash bench/run.sh --quick    # a smoke run (1 repetition, no soak)
 #   bash bench/run.sh --micro    # the heartbeat path in-process, µs per heartbeat (seconds;
 #                                # no root, no network; more options: --micro --help)
