@@ -4,7 +4,9 @@ Each subcommand lives in its own module under :mod:`hapulse.commands` and
 exposes ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their subcommand runs (parsers are built from
 the small ``add_arguments`` functions), so ``hapulse --help`` stays fast.
-Errors the user can cause are printed without a traceback.
+Errors the user can cause are printed without a traceback: :class:`UserError`,
+:class:`hapulse.runtime.RuntimeErrorWithHint` (its ``exit_code``) and a
+``PermissionError`` (exit 4: this command needs root).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "takeover": "standby",
     "demo": "demo",
 }
+
+
+EXIT_NO_RIGHTS = 4  # LSB: "user had insufficient privilege" (= hapulse.runtime.EXIT_NO_RIGHTS)
 
 
 class UserError(Exception):
@@ -76,6 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except PermissionError as exc:  # a root-only file or directory, reached as another user
+        print(f"hapulse: {exc.filename or ''}: permission denied; this command needs root "
+              f"(sudo hapulse {args._name})", file=sys.stderr)
+        return EXIT_NO_RIGHTS
+    except Exception as exc:
+        from hapulse.runtime import RuntimeErrorWithHint
+
+        if not isinstance(exc, RuntimeErrorWithHint):
+            raise
+        print(f"hapulse: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,93 +5,205 @@
 - :class:`PidLock` is a pid file held with ``flock``: a second daemon on the
   same run dir is refused with the running pid named.
 - :class:`ControlServer` is a unix socket (mode 0600) in the run dir that
-  speaks JSON lines; peers other than root are refused (SO_PEERCRED).
+  speaks JSON lines; peers other than root are refused (SO_PEERCRED). Its
+  limits (:class:`ControlLimits`) hold against hostile or broken clients.
   :func:`control_request` is the CLI's synchronous client.
+
+Every I/O error on the state or run directory becomes a
+:class:`StateDirError`: one line naming the path, the errno in words and
+the fix, and exit code :data:`EXIT_STATE_DIR`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
+import inspect
 import json
 import logging
 import os
 import socket
 import struct
+import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SOCKET_NAME = "hapulse.sock"
 PID_NAME = "hapulse.pid"
+GENERATION_NAME = "hb_generation"
+UUID_NAME = "hb_uuid"
+
+EXIT_FAILURE = 1
+EXIT_NO_RIGHTS = 4  # LSB: "user had insufficient privilege"
+EXIT_STATE_DIR = 74  # sysexits.h EX_IOERR: the state or run directory cannot be used
 
 _log = logging.getLogger("hapulse")
 
 
 class RuntimeErrorWithHint(Exception):
-    """A runtime problem the user can fix; the message says how."""
+    """A runtime problem the user can fix; the message says how. Printed without traceback."""
+
+    exit_code = EXIT_FAILURE
+
+
+class StateDirError(RuntimeErrorWithHint):
+    """The state or run directory cannot be read or written (or holds a corrupt file)."""
+
+    exit_code = EXIT_STATE_DIR
 
 
 class ControlError(RuntimeErrorWithHint):
-    pass
+    """The CLI could not get an answer from the daemon."""
+
+
+class ControlNotRunning(ControlError):
+    """No daemon behind the run dir's control socket."""
+
+
+class ControlPermissionError(ControlError):
+    """The control socket refused us: not root."""
+
+    exit_code = EXIT_NO_RIGHTS
+
+
+# ---- I/O errors, in words --------------------------------------------------------------
+
+
+def _fix(code: int | None, directory: Path, option: str) -> str:
+    if code == errno.EROFS:
+        return (f"{directory} is on a read-only file system: remount it read-write, "
+                f"or give {option} DIR on a writable one")
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"the file system holding {directory} is full: free some space (df -h {directory})"
+    if code in (errno.EACCES, errno.EPERM):
+        return (f"run hapulse as root, with {directory} owned by root and writable "
+                f"(chown root {directory}; chmod 700 {directory})")
+    if code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return f"a file is in the way: move it, or give {option} DIR"
+    if code == errno.EIO:
+        return "the disk reports an I/O error: check the kernel log (dmesg) and the disk"
+    return f"check {directory}, or give {option} DIR"
+
+
+def describe_os_error(exc: OSError, doing: str, directory: Path, option: str) -> str:
+    """`PATH: cannot DOING: STRERROR (ENAME); FIX` for an OSError on a state or run dir."""
+    path = exc.filename if exc.filename is not None else directory
+    if exc.errno is None:  # e.g. "AF_UNIX path too long"
+        words = str(exc)
+        fix = f"give {option} a shorter path" if "too long" in words else _fix(None, directory,
+                                                                              option)
+    else:
+        words = f"{os.strerror(exc.errno)} ({errno.errorcode.get(exc.errno, exc.errno)})"
+        fix = _fix(exc.errno, directory, option)
+    return f"{path}: cannot {doing}: {words}; {fix}"
+
+
+@contextlib.contextmanager
+def _io(doing: str, directory: Path, option: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise StateDirError(describe_os_error(exc, doing, directory, option)) from None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 class StateDir:
+    """The node's persistent state: uuid and generation. Raises StateDirError, never OSError."""
+
+    OPTION = "--state-dir"
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        with _io("create the state directory", self.path, self.OPTION):
+            self.path.mkdir(parents=True, exist_ok=True)
 
     def uuid(self) -> bytes:
-        f = self.path / "hb_uuid"
-        if f.exists():
-            data = f.read_bytes()
-            if len(data) == 16:
-                return data
+        """This node's uuid, created (16 random bytes) at the first start."""
+        f = self.path / UUID_NAME
+        with _io("read the node's uuid", self.path, self.OPTION):
+            try:
+                data = f.read_bytes()
+            except FileNotFoundError:
+                data = b""
+        if len(data) == 16:
+            return data
         value = uuidlib.uuid4().bytes
-        _atomic_write(f, value)
+        with _io("write the node's uuid", self.path, self.OPTION):
+            _atomic_write(f, value)
         return value
 
+    def generation(self) -> int:
+        """The generation of the last start (0 before the first); StateDirError if corrupt."""
+        f = self.path / GENERATION_NAME
+        with _io("read the generation file", self.path, self.OPTION):
+            try:
+                raw = f.read_bytes()
+            except FileNotFoundError:
+                return 0
+        text = raw.decode("ascii", "replace").strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
+            raise StateDirError(
+                f"{f}: the generation file is corrupt ({raw[:24]!r}; expected a decimal "
+                "number); hapulse will not guess one, since peers drop a node whose generation "
+                "went back. Recovery: write a number larger than any this node used, e.g. "
+                f"`date +%s > {f}`, then start again")
+        return int(text)
+
     def bump_generation(self) -> int:
-        f = self.path / "hb_generation"
-        try:
-            gen = int(f.read_text().strip() or "0")
-        except (FileNotFoundError, ValueError):
-            gen = 0
-        gen += 1
-        _atomic_write(f, f"{gen}\n".encode())
+        """generation() + 1, written and fsynced before it is returned."""
+        gen = self.generation() + 1
+        with _io("write the generation file", self.path, self.OPTION):
+            _atomic_write(self.path / GENERATION_NAME, f"{gen}\n".encode())
         return gen
 
 
 class PidLock:
+    OPTION = "--run-dir"
+
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / PID_NAME
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        run_dir = self.path.parent
+        with _io("create the run directory", run_dir, self.OPTION):
+            run_dir.mkdir(parents=True, exist_ok=True)
+        with _io("open the pid file", run_dir, self.OPTION):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             other = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise RuntimeErrorWithHint(
-                f"another hapulse (pid {other}) already runs with run dir {self.path.parent}; "
+                f"another hapulse (pid {other}) already runs with run dir {run_dir}; "
                 "stop it first (`hapulse stop`) or give another --run-dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            with _io("write the pid file", run_dir, self.OPTION):
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+        except StateDirError:
+            os.close(fd)
+            raise
         self._fd = fd
 
     def release(self) -> None:
@@ -102,7 +214,175 @@ class PidLock:
             self._fd = None
 
 
+# ---- the control socket ----------------------------------------------------------------
+
 Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlLimits:
+    """What one client may take: request size, connections open at once, idle seconds."""
+
+    max_request: int = 64 * 1024
+    max_connections: int = 64
+    idle_timeout: float = 5.0
+
+
+class BadRequest(ValueError):
+    """A control request that cannot be served; its text is the error reply."""
+
+
+def parse_request(line: bytes, handlers: dict[str, Handler]) -> tuple[str, dict[str, Any]]:
+    """`{"cmd": NAME, ARG: VALUE...}` -> (NAME, args), or BadRequest saying what is wrong."""
+    try:
+        req = json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are both
+        raise BadRequest(f"not JSON: {line[:60]!r}; send one line such as "
+                         '{"cmd": "status"}') from None
+    if not isinstance(req, dict):
+        raise BadRequest('a request is a JSON object such as {"cmd": "status"}')
+    cmd = req.pop("cmd", None)
+    if not isinstance(cmd, str):
+        raise BadRequest('the request has no "cmd" string')
+    handler = handlers.get(cmd)
+    if handler is None:
+        raise BadRequest(f"unknown command {cmd[:40]!r}; known: {', '.join(sorted(handlers))}")
+    try:
+        inspect.signature(handler).bind(**req)
+    except TypeError as exc:
+        raise BadRequest(f"bad arguments for {cmd}: {exc}") from None
+    except ValueError:  # no signature to check (a builtin): the call will say
+        pass
+    return cmd, req
+
+
+def _reply(ok: bool, error: str, kind: str) -> bytes:
+    return json.dumps({"ok": ok, "error": error, "error_kind": kind}).encode() + b"\n"
+
+
+class ControlServer:
+    """JSON-lines control socket: one request, one reply, then the connection closes."""
+
+    def __init__(self, run_dir: Path, handlers: dict[str, Handler],
+                 allowed_uids: tuple[int, ...] = (0,),
+                 limits: ControlLimits | None = None) -> None:
+        self.path = Path(run_dir) / SOCKET_NAME
+        self.handlers = handlers
+        self.allowed_uids = allowed_uids
+        self.limits = limits or ControlLimits()
+        self._server: asyncio.AbstractServer | None = None
+        # open connections, oldest first -> True while it has not sent its request
+        self._open: dict[asyncio.StreamWriter, bool] = {}
+        self.counters = dict.fromkeys(("served", "bad_requests", "refused_uid", "evicted",
+                                       "busy", "too_big", "timeouts"), 0)
+        self._refusal_logged = -1e9
+
+    async def start(self) -> None:
+        run_dir = self.path.parent
+        with _io("create the control socket", run_dir, PidLock.OPTION):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            old = os.umask(0o177)
+            try:
+                self._server = await asyncio.start_unix_server(
+                    self._serve, path=str(self.path), limit=self.limits.max_request)
+            finally:
+                os.umask(old)
+            os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._open):
+                writer.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _make_room(self) -> bool:
+        """At the limit, close the oldest connection still silent; False if all are busy."""
+        if len(self._open) < self.limits.max_connections:
+            return True
+        victim = next((w for w, waiting in self._open.items() if waiting), None)
+        if victim is None:
+            return False
+        self.counters["evicted"] += 1
+        del self._open[victim]
+        with contextlib.suppress(Exception):
+            victim.write(_reply(False, f"closed: {self.limits.max_connections} control "
+                                "connections open and this one sent no request", "busy"))
+            victim.close()
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not self._make_room():
+                self.counters["busy"] += 1
+                writer.write(_reply(False, "busy: too many control requests at once; "
+                                    "try again", "busy"))
+                return
+            self._open[writer] = True
+            reply = await self._answer(reader, writer)
+            if reply is not None and writer in self._open:
+                writer.write(reply)
+                await asyncio.wait_for(writer.drain(), self.limits.idle_timeout)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            pass  # a client that went away or stopped reading
+        except Exception as exc:  # never a traceback from asyncio: say it once, go on
+            _log.error("control socket: a connection failed: %r (a hapulse bug)", exc)
+        finally:
+            self._open.pop(writer, None)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> bytes | None:
+        sock = writer.get_extra_info("socket")
+        uid = peer_uid(sock) if sock is not None else -1
+        if uid not in self.allowed_uids:
+            self.counters["refused_uid"] += 1
+            now = time.monotonic()
+            if now - self._refusal_logged >= 10.0:
+                self._refusal_logged = now
+                _log.warning("control socket: refused a request from uid %s (root only; "
+                             "%d refused so far)", uid, self.counters["refused_uid"])
+            return _reply(False, "permission denied: the control socket is root only",
+                          "permission")
+        limits = self.limits
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), limits.idle_timeout)
+        except asyncio.LimitOverrunError:
+            self.counters["too_big"] += 1
+            return _reply(False, f"request over {limits.max_request} bytes; a control "
+                          "request is one short JSON line", "too_big")
+        except asyncio.IncompleteReadError as exc:
+            if not exc.partial.strip():
+                return None  # connected and left
+            line = exc.partial  # the last request of a client that shut its side down
+        except TimeoutError:
+            self.counters["timeouts"] += 1
+            return _reply(False, f"no complete request within {limits.idle_timeout:g} s",
+                          "timeout")
+        if writer not in self._open:
+            return None  # evicted meanwhile
+        self._open[writer] = False
+        try:
+            cmd, args = parse_request(line, self.handlers)
+        except BadRequest as exc:
+            self.counters["bad_requests"] += 1
+            return _reply(False, str(exc), "bad_request")
+        _log.debug("control request `%s` from uid %s", cmd, uid)
+        try:
+            result = self.handlers[cmd](**args)
+            if inspect.isawaitable(result):
+                result = await result
+            data = json.dumps(result).encode() + b"\n"
+        except Exception as exc:  # a handler bug or a bad value: reported, not fatal
+            _log.error("control command `%s` failed: %r", cmd, exc)
+            return _reply(False, f"{cmd} failed: {exc}", "failed")
+        self.counters["served"] += 1
+        return data
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -111,90 +391,47 @@ def peer_uid(sock: socket.socket) -> int:
     return int(uid)
 
 
-class ControlServer:
-    def __init__(self, run_dir: Path, handlers: dict[str, Handler],
-                 allowed_uids: tuple[int, ...] = (0,)) -> None:
-        self.path = Path(run_dir) / SOCKET_NAME
-        self.handlers = handlers
-        self.allowed_uids = allowed_uids
-        self._server: asyncio.AbstractServer | None = None
-
-    async def start(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        old = os.umask(0o177)
-        try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            sock = writer.get_extra_info("socket")
-            uid = peer_uid(sock) if sock is not None else -1
-            if uid not in self.allowed_uids:
-                _log.warning("control socket: refused a request from uid %s (root only)", uid)
-                writer.write(b'{"ok": false, "error": "permission denied: root only"}\n')
-                await writer.drain()
-                return
-            line = await asyncio.wait_for(reader.readline(), timeout=10)
-            try:
-                req = json.loads(line or b"{}")
-                cmd = req.pop("cmd")
-                handler = self.handlers[cmd]
-            except (ValueError, KeyError, AttributeError, TypeError):
-                reply: Any = {"ok": False, "error": f"bad request {line[:80]!r}"}
-            else:
-                _log.debug("control request `%s` from uid %s", cmd, uid)
-                try:
-                    reply = handler(**req)
-                    if asyncio.iscoroutine(reply):
-                        reply = await reply
-                except Exception as exc:  # a handler bug is reported, not fatal
-                    reply = {"ok": False, "error": f"{cmd} failed: {exc}"}
-            writer.write(json.dumps(reply).encode() + b"\n")
-            await writer.drain()
-        except (TimeoutError, OSError):
-            pass
-        finally:
-            writer.close()
-
-
 def control_request(run_dir: Path, cmd: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
+    """One request to the daemon; ControlNotRunning / ControlPermissionError / ControlError."""
     path = Path(run_dir) / SOCKET_NAME
-    if not path.exists():
-        raise ControlError(f"hapulse is not running (no control socket at {path})")
+    denied = (f"{path}: permission denied: the control socket is root only; "
+              f"run this command as root (sudo hapulse {cmd})")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise ControlNotRunning(f"hapulse is not running (no control socket at {path})") \
+            from None
+    except PermissionError:
+        raise ControlPermissionError(denied) from None
+    except OSError as exc:
+        raise ControlError(f"{path}: {exc.strerror}") from None
+    buf = b""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(str(path))
             s.sendall(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
-            buf = b""
-            while not buf.endswith(b"\n"):
+            while not buf.endswith(b"\n") and len(buf) < 64 * 1024 * 1024:
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 buf += chunk
-    except PermissionError as exc:
-        raise ControlError(f"{path}: permission denied (the control socket is root only)") \
-            from exc
-    except (ConnectionRefusedError, FileNotFoundError) as exc:
-        raise ControlError(f"hapulse is not running (stale control socket at {path})") from exc
-    except TimeoutError as exc:
-        raise ControlError(f"hapulse did not answer within {timeout:g} s ({path})") from exc
+    except PermissionError:
+        raise ControlPermissionError(denied) from None
+    except (ConnectionRefusedError, FileNotFoundError):
+        raise ControlNotRunning(f"hapulse is not running (stale control socket at {path})") \
+            from None
+    except TimeoutError:
+        raise ControlError(f"hapulse did not answer within {timeout:g} s ({path})") from None
+    except OSError as exc:
+        if not buf:
+            raise ControlError(f"{path}: {exc.strerror or exc}") from None
     try:
         reply = json.loads(buf or b"{}")
-    except ValueError as exc:
-        raise ControlError(f"garbled answer from hapulse: {buf[:80]!r}") from exc
+    except ValueError:
+        raise ControlError(f"garbled answer from hapulse: {buf[:80]!r}") from None
     if not isinstance(reply, dict):
         raise ControlError(f"unexpected answer from hapulse: {reply!r}")
+    if reply.get("error_kind") == "permission":
+        raise ControlPermissionError(denied)
     return reply

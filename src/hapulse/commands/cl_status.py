@@ -4,7 +4,8 @@ Scripts written for Heartbeat (monitoring checks, cron jobs) call
 ``cl_status nodestatus f802`` and test the exit code; they keep working
 against hapulse with ``hapulse cl_status ...`` (or a ``cl_status`` symlink).
 Exit codes follow Heartbeat 3.0.6: 0 ok, 1 "normal" failure (node or link
-down, daemon stopped), 11 parameter error, 12 timeout, 13 unknown error.
+down, daemon stopped), 11 parameter error, 12 timeout, 13 unknown error
+(also: not allowed to ask, i.e. not root, since the daemon may well run).
 """
 
 from __future__ import annotations
@@ -50,11 +51,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sub-command and its options, as for Heartbeat's cl_status")
 
 
+class NoRights(Exception):
+    """The control socket refused us: cl_status cannot tell whether hapulse runs."""
+
+
 def _query(run_dir: Path) -> dict[str, Any] | None:
-    from hapulse.runtime import ControlError, control_request
+    """The daemon's status; None when it does not run; NoRights when it refuses us."""
+    from hapulse.runtime import ControlError, ControlPermissionError, control_request
 
     try:
         return control_request(run_dir, "status", timeout=5.0)
+    except ControlPermissionError as exc:
+        raise NoRights(str(exc)) from exc
     except ControlError:
         return None
 
@@ -118,7 +126,12 @@ def cl_status(words: list[str], run_dir: Path) -> int:  # noqa: C901 - one branc
         print(f"cl_status: ERROR: {exc}", file=err)
         return PARAMETER_ERROR
     human = "m" in flags
-    status = _query(run_dir)
+    try:
+        status = _query(run_dir)
+    except NoRights as exc:  # never "stopped" when we merely may not ask
+        print("cl_status: ERROR: Cannot signon with heartbeat", file=err)
+        print(f"cl_status: ERROR: REASON: {exc}", file=err)
+        return UNKNOWN_ERROR
     if cmd == "hbstatus":
         if status is None:
             print("Heartbeat is stopped on this machine.", file=out)

@@ -53,18 +53,38 @@ def _request(args: argparse.Namespace, cmd: str, **kw: object) -> dict[str, obje
     try:
         return control_request(args.run_dir, cmd, timeout=args.timeout, **kw)
     except ControlError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(str(exc), code=exc.exit_code) from exc
 
 
-def _running(args: argparse.Namespace) -> int | None:
-    from hapulse.runtime import ControlError, control_request
+def _running(args: argparse.Namespace, starting: bool = False) -> int | None:
+    """The running daemon's pid; None when none runs. A daemon that is there but refuses
+    us (not root) or does not answer is an error: never taken for "not running"."""
+    from hapulse.runtime import ControlError, ControlNotRunning, control_request
 
     try:
         reply = control_request(args.run_dir, "ping", timeout=2.0)
-    except ControlError:
+    except ControlNotRunning:
         return None
+    except ControlError as exc:
+        if starting and "did not answer" in str(exc):
+            return None  # still coming up
+        raise UserError(str(exc), code=exc.exit_code) from exc
     pid = reply.get("pid")
     return int(pid) if isinstance(pid, int) else None
+
+
+def _start_error(exc: OSError, args: argparse.Namespace) -> UserError:
+    """An OSError that escaped the daemon's start-up, in the words of the runtime's errors."""
+    from hapulse.runtime import EXIT_STATE_DIR, describe_os_error
+
+    name = str(exc.filename or "")
+    if name.startswith(str(args.state_dir)):
+        directory, option = args.state_dir, "--state-dir"
+    elif name.startswith(str(args.run_dir)):
+        directory, option = args.run_dir, "--run-dir"
+    else:
+        directory, option = Path(name or ".").parent, "the path's option"
+    return UserError(describe_os_error(exc, "start", directory, option), code=EXIT_STATE_DIR)
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -79,14 +99,19 @@ def run_start(args: argparse.Namespace) -> int:
         try:
             return run_foreground(_options(args))  # type: ignore[arg-type]
         except RuntimeErrorWithHint as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(str(exc), code=exc.exit_code) from exc
+        except OSError as exc:  # a path the daemon did not wrap: still one clear line
+            raise _start_error(exc, args) from exc
     argv = [sys.executable, "-m", "hapulse", "start", "--foreground",
             "-c", str(args.confdir), "--state-dir", str(args.state_dir),
             "--run-dir", str(args.run_dir)]
     if args.node:
         argv += ["--node", args.node]
-    args.run_dir.mkdir(parents=True, exist_ok=True)
-    out = open(args.run_dir / "hapulse.out", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        args.run_dir.mkdir(parents=True, exist_ok=True)
+        out = open(args.run_dir / "hapulse.out", "ab")  # noqa: SIM115 - handed to the child
+    except OSError as exc:
+        raise _start_error(exc, args) from exc
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                             start_new_session=True, close_fds=True)
     out.close()
@@ -94,8 +119,9 @@ def run_start(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = (args.run_dir / "hapulse.out").read_text(errors="replace")[-2000:]
-            raise UserError(f"hapulse did not start (exit {proc.returncode}):\n{tail}")
-        if _running(args) is not None:
+            raise UserError(f"hapulse did not start (exit {proc.returncode}):\n{tail}",
+                            code=proc.returncode or 1)
+        if _running(args, starting=True) is not None:
             print(f"hapulse started (pid {proc.pid})")
             return 0
         time.sleep(0.05)

@@ -43,12 +43,13 @@ def render(st: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hapulse.runtime import ControlError, control_request
+    from hapulse.runtime import ControlError, ControlNotRunning, control_request
 
     try:
         st = control_request(args.run_dir, "status", timeout=args.timeout)
-    except ControlError as exc:
-        raise UserError(str(exc), code=3) from exc
+    except ControlError as exc:  # LSB: 3 not running; 4 (no rights) or 1 when we cannot tell
+        code = 3 if isinstance(exc, ControlNotRunning) else exc.exit_code
+        raise UserError(str(exc), code=code) from exc
     if args.json:
         print(json.dumps(st, indent=2))
     else:
