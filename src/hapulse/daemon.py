@@ -1,34 +1,62 @@
 """The composition root: sockets, timers, signals and the control socket.
 
-The daemon holds no protocol decisions. It feeds the pure cores
-(:class:`~hapulse.membership.Membership` and :class:`~hapulse.policy.Policy`)
-with verified packets, control commands and the monotonic time, and carries
-out the actions they return: packets to send, resource groups to acquire or
-release (asynchronously, through :class:`~hapulse.resources.ResourceManager`),
-log lines to write.
+The daemon holds no protocol decisions. It feeds the pure node core
+(:class:`~hapulse.node.Node`: membership and failover policy) with verified
+packets, control commands, resource results and the monotonic time, and
+carries out the actions it returns: packets to send, resource groups to
+acquire or release (asynchronously, through
+:class:`~hapulse.resources.ResourceManager`), log lines to write.
+
+Every collaborator is built in ``__init__``; :meth:`Daemon.run` only opens
+the sockets and waits. One timer, re-armed only when the node's next
+deadline comes earlier than the armed one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
-from hapulse.config import Config, ConfigError, load_config
-from hapulse.wire.message import Message
+import hapulse
+from hapulse.actions import (
+    Acquire,
+    LinkStatus,
+    Log,
+    NodeAction,
+    NodeStatus,
+    Readvertise,
+    Release,
+    Send,
+    ShutdownComplete,
+)
+from hapulse.config import Config, ResourceGroup, load_config
+from hapulse.logsetup import setup_logging
+from hapulse.node import Node, NodeSettings
+from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
+from hapulse.reload import ReloadPlan, plan_reload
+from hapulse.resources import ResourceManager
+from hapulse.runtime import ControlServer, Handler
+from hapulse.states import GroupOp, LogLevel, NodeState
+from hapulse.transports import Transport, make_transport
+from hapulse.wire.auth import Authenticator
+from hapulse.wire.errors import RejectReason, WireError
+from hapulse.wire.rejects import RejectBudget
 
 log = logging.getLogger("hapulse")
 
-DEFAULT_STATE_DIR = Path("/var/lib/hapulse")
-DEFAULT_RUN_DIR = Path("/run/hapulse")
+_LEVELS = {LogLevel.DEBUG: logging.DEBUG, LogLevel.INFO: logging.INFO,
+           LogLevel.WARNING: logging.WARNING, LogLevel.ERROR: logging.ERROR,
+           LogLevel.CRITICAL: logging.CRITICAL}
 
 
 @dataclass
@@ -39,35 +67,59 @@ class DaemonOptions:
     run_dir: Path = DEFAULT_RUN_DIR
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who this node is on the wire: its generation (bumped each start) and uuid."""
+
+    generation: int
+    uuid: bytes
+
+
 @dataclass
 class Counters:
     """What only the daemon knows; packet counts live in each transport."""
 
-    rejected: int = 0
     deaths: int = 0
+    reloads: int = 0
     started: float = field(default_factory=time.time)
 
 
-def _log_action(level: str, text: str) -> None:
+def _resource_log(level: str, text: str) -> None:
     log.log(logging.getLevelNamesMapping().get(level.upper(), logging.INFO), text)
+
+
+def _clock_offset() -> float:
+    return time.time() - time.monotonic()
 
 
 class Daemon:
     """One hapulse node."""
 
-    def __init__(self, config: Config, options: DaemonOptions) -> None:
+    def __init__(self, config: Config, options: DaemonOptions, identity: Identity) -> None:
         self.config = config
         self.options = options
+        self.identity = identity
         self.counters = Counters()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._stopping = False
-        self._done: asyncio.Future[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._transports: list[Any] = []
-        self._group_state: dict[str, str] = {}
+        self.auth = Authenticator.from_authkeys(config.authkeys)
+        self._previous_auth: tuple[Authenticator, float] | None = None  # after a key change
+        self.rejects = RejectBudget()
+        self.node = Node(NodeSettings.from_config(config), identity.generation, identity.uuid,
+                         self.now(), _clock_offset())
+        self.resources = ResourceManager(config.confdir, log=_resource_log)
+        self.transports: list[Transport] = [make_transport(m, config.hacf.udpport)
+                                            for m in config.hacf.media]
+        self.control = ControlServer(options.run_dir, self._control_handlers())
+        self._groups: dict[str, ResourceGroup] = {g.id: g for g in config.groups}
+        # the definition each group was started with: a release stops what was started
+        self._started: dict[str, ResourceGroup] = {}
         self._group_since: dict[str, float] = {}
         self._events: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_at: float | None = None
+        self._stopping = False
+        self._done: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- time -------------------------------------------------------------
     @staticmethod
@@ -77,82 +129,33 @@ class Daemon:
     # ---- lifecycle --------------------------------------------------------
     async def run(self) -> int:
         from hapulse import realtime
-        from hapulse.membership import Membership
-        from hapulse.runtime import ControlServer, PidLock, StateDir
-        from hapulse.transports import make_transport
-        from hapulse.wire.auth import Authenticator
 
         cfg = self.config
         hacf = cfg.hacf
         self._loop = asyncio.get_running_loop()
         self._done = self._loop.create_future()
-        opts = self.options
-        opts.run_dir.mkdir(parents=True, exist_ok=True)
-        opts.state_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = PidLock(opts.run_dir)
-        self._lock.acquire()
-        state = StateDir(opts.state_dir)
-        generation = state.bump_generation()
-        uuid = state.uuid()
-
         log.info(
             "hapulse starting: node %s, generation %d, keepalive %gs, warntime %gs, "
             "deadtime %gs, initdead %gs",
-            cfg.node, generation, hacf.keepalive, hacf.warntime, hacf.deadtime, hacf.initdead,
+            cfg.node, self.identity.generation, hacf.keepalive, hacf.warntime, hacf.deadtime,
+            hacf.initdead,
         )
         if any(r.agent.lower() in ("ipaddr", "ipaddr2") for g in cfg.groups
                for r in g.resources):
             # the netlink library takes ~0.1 s to import: pay it now, not in the
             # middle of a takeover (and before memory is locked and the GC frozen)
             import pyroute2.iproute  # noqa: F401
-        for level, text in realtime.apply(
-            bool(getattr(hacf, "realtime", True)), getattr(hacf, "rtprio", None)
-        ):
-            _log_action(level, text)
-
-        self.auth = Authenticator.from_authkeys(cfg.authkeys)
-        self._reject_limiter: Any = None
-        with contextlib.suppress(ImportError, AttributeError):
-            from hapulse.wire.auth import RejectLimiter
-
-            self._reject_limiter = RejectLimiter()
-
-        now = self.now()
-        links = tuple(dict.fromkeys(m.link for m in hacf.media))
-        self.membership = Membership(
-            local=cfg.node,
-            nodes=hacf.nodes,
-            links=links,
-            keepalive=hacf.keepalive,
-            deadtime=hacf.deadtime,
-            warntime=hacf.warntime,
-            initdead=hacf.initdead,
-            generation=generation,
-            uuid=uuid,
-            now=now,
-        )
-        self.policy = _make_policy(cfg, now)
-        self.resources = _make_resources(cfg, self._resource_log)
-        if self.policy is None and cfg.groups:
-            log.warning("this build has no resource manager yet: the groups in haresources "
-                        "are not started (membership only)")
-        self._groups = {g.resources[0].text: g for g in cfg.groups}
-
-        for medium in hacf.media:
-            t = make_transport(medium, hacf.udpport)
+        for level, text in realtime.apply(hacf.realtime, hacf.rtprio):
+            _resource_log(level, text)
+        for t in self.transports:
             await t.start(self._packet_handler(t.link))
-            self._transports.append(t)
-            log.info("%s: %s medium on %s ready", cfg.node, medium.kind, t.link)
-
-        self.control = ControlServer(opts.run_dir, self._control_handlers())
+            log.info("%s: %s medium on %s ready", cfg.node, t.kind, t.link)
         await self.control.start()
         self._install_signals()
         self._notify("READY=1")
         self._start_watchdog()
         log.info("Local status now set to: 'up'")
-
-        self._handle(self.membership.tick(self.now()))
-        self._schedule()
+        self._dispatch(self.node.tick(self.now()))
         try:
             await self._done
         finally:
@@ -162,13 +165,11 @@ class Daemon:
     async def _close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        for t in self._transports:
+        for t in self.transports:
             with contextlib.suppress(Exception):
                 await t.close()
         with contextlib.suppress(Exception):
             await self.control.close()
-        with contextlib.suppress(Exception):
-            self._lock.release()
         log.info("hapulse stopped")
 
     def _install_signals(self) -> None:
@@ -212,137 +213,112 @@ class Daemon:
         return on_packet
 
     def _on_packet(self, data: bytes, source: str, link: str) -> None:
-        from hapulse.wire.auth import AuthError
-        from hapulse.wire.codec import WireError
-
         try:
-            msg = self.auth.decode_and_verify(data)
-        except (WireError, AuthError) as exc:
-            if self._reject(source):
+            msg = self._verify(data)
+        except WireError as exc:
+            if self.rejects.note(source, exc.reason, self.now()):
                 log.warning("rejected packet from %s on %s: %s", source, link, exc)
             return
         except Exception as exc:  # a decoder bug: drop the packet, keep the node alive
-            if self._reject(source):
+            if self.rejects.note(source, RejectReason.DECODER_BUG, self.now()):
                 log.error("packet from %s on %s dropped: the decoder failed on it (%r); "
                           "please report this as a hapulse bug", source, link, exc)
             return
         src = msg.get("src")
         if src is not None and src.lower() == self.config.node.lower():
             return  # our own broadcast/multicast looped back
-        self._handle(self.membership.receive(msg, link=link, now=self.now()))
-        self._schedule()
+        self._dispatch(self.node.receive(msg, link, self.now()))
 
-    def _reject(self, source: str) -> bool:
-        """Count a dropped packet; True when its log line is not rate-limited away."""
-        self.counters.rejected += 1
-        return self._reject_limiter is None or self._reject_limiter.should_log(
-            source, self.now())
+    def _verify(self, data: bytes) -> Any:
+        """Decode and check the signature; after a key change the previous keys stay
+        valid for one deadtime, so peers that reload a moment later are not lost."""
+        try:
+            return self.auth.decode_and_verify(data)
+        except WireError:
+            prev = self._previous_auth
+            if prev is None or self.now() > prev[1]:
+                self._previous_auth = None
+                raise
+            try:
+                return prev[0].decode_and_verify(data)
+            except WireError:
+                pass
+            raise
 
     # ---- actions ----------------------------------------------------------
-    def _handle(self, actions: Iterable[Any]) -> None:
-        from hapulse import membership as mb
+    def _dispatch(self, actions: Iterable[NodeAction]) -> None:
+        """Carry out the node's actions, then re-arm the timer if its deadline moved."""
+        for a in actions:
+            match a:
+                case Send(msg=msg, link=link):
+                    packet = self.auth.sign_and_encode(msg)
+                    for t in self.transports:
+                        if link is None or t.link == link:
+                            t.send(packet)
+                case NodeStatus(node=node, old=old, new=new):
+                    log.info("Status update for node %s: status %s", node, new)
+                    self._event(f"node {node} {old} -> {new}")
+                    if new is NodeState.DEAD:
+                        self.counters.deaths += 1
+                case LinkStatus(node=node, link=link, new=new):
+                    log.info("Link %s:%s %s.", node, link, new)
+                    self._event(f"link {node}:{link} {new}")
+                case Log(level=level, text=text):
+                    log.log(_LEVELS[level], "%s", text)
+                    if level is LogLevel.CRITICAL:
+                        self._event(text)
+                case Acquire(group_id=gid):
+                    self._spawn(self._run_group(GroupOp.ACQUIRE, gid))
+                case Release(group_id=gid):
+                    self._spawn(self._run_group(GroupOp.RELEASE, gid))
+                case Readvertise(group_id=gid):
+                    self._spawn(self._readvertise(gid))
+                case ShutdownComplete():
+                    self._finish_shutdown()
+                case _:
+                    assert_never(a)
+        self._schedule()
 
-        pol: Any = _policy_module()
-
-        pending = list(actions)
-        budget = 10_000
-        while pending and budget > 0:
-            budget -= 1
-            a = pending.pop(0)
-            now = self.now()
-            if isinstance(a, mb.Send):
-                self._send(a.msg, a.link)
-            elif isinstance(a, mb.NodeStatus):
-                log.info("Status update for node %s: status %s", a.node, a.new)
-                self._event(f"node {a.node} {a.old} -> {a.new}")
-                if a.new == "dead":
-                    self.counters.deaths += 1
-                if self.policy is not None:
-                    pending.extend(self.policy.on_node_status(a.node, a.new, now))
-            elif isinstance(a, mb.LinkStatus):
-                log.info("Link %s:%s %s.", a.node, a.link, a.new)
-                self._event(f"link {a.node}:{a.link} {a.new}")
-            elif isinstance(a, mb.Deliver):
-                if self.policy is not None:
-                    pending.extend(self.policy.on_message(a.msg, a.node, now))
-            elif isinstance(a, mb.Log) or (pol is not None and isinstance(a, pol.Log)):
-                _log_action(a.level, a.text)
-            elif pol is None:
-                log.error("internal: unknown action %r", a)
-            elif isinstance(a, pol.SendCluster):
-                pending.extend(self.membership.send_cluster(a.msg, now))
-            elif isinstance(a, pol.Acquire):
-                self._spawn(self._run_group("acquire", a.group_id))
-            elif isinstance(a, pol.Release):
-                self._spawn(self._run_group("release", a.group_id))
-            elif isinstance(a, pol.ShutdownComplete):
-                self._finish_shutdown()
-            else:  # pragma: no cover - a new action type the daemon does not know
-                log.error("internal: unknown action %r", a)
-
-    def _send(self, msg: Message, link: str | None) -> None:
-        packet = self.auth.sign_and_encode(msg)
-        for t in self._transports:
-            if link is None or t.link == link:
-                t.send(packet)
-
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_group(self, op: str, group_id: str) -> None:
-        group = self._groups.get(group_id)
-        if group is None:
-            log.error("internal: policy asked to %s unknown group %s", op, group_id)
+    async def _run_group(self, op: GroupOp, group_id: str) -> None:
+        acquire = op is GroupOp.ACQUIRE
+        group = self._groups.get(group_id) if acquire else self._started.get(group_id)
+        group = group or self._groups.get(group_id)
+        if group is None:  # released before it was ever started here: nothing runs
+            self._dispatch(self.node.resource_done(group_id, op, True, self.now()))
             return
         started = self.now()
-        self._set_group_state(group_id, "starting" if op == "acquire" else "stopping")
-        log.info("%s resource group %s", "Acquiring" if op == "acquire" else "Releasing", group_id)
+        log.info("%s resource group %s", "Acquiring" if acquire else "Releasing", group_id)
         try:
-            if op == "acquire":
-                result = await self.resources.acquire(group)
-            else:
-                result = await self.resources.release(group)
-            ok = bool(result.ok)
-            reason = getattr(result, "reason", "") or ""
+            result = await (self.resources.acquire(group) if acquire
+                            else self.resources.release(group))
+            ok, reason = result.ok, result.reason
         except Exception as exc:  # an agent bug must not kill the daemon
             log.exception("resource group %s: %s raised", group_id, op)
             ok, reason = False, str(exc)
         took = self.now() - started
+        if acquire:
+            self._started[group_id] = group
+        elif ok:
+            self._started.pop(group_id, None)
+        self._group_since[group_id] = time.time()
         if ok:
-            self._set_group_state(group_id, "running" if op == "acquire" else "stopped")
-            log.info(
-                "%s of resource group %s complete in %.3f s",
-                "acquisition" if op == "acquire" else "release", group_id, took,
-            )
+            log.info("%s of resource group %s complete in %.3f s",
+                     "acquisition" if acquire else "release", group_id, took)
         else:
-            self._set_group_state(group_id, "failed")
             log.error("%s of resource group %s FAILED after %.3f s: %s",
                       op, group_id, took, reason)
-        self._handle(self.policy.on_resource_done(group_id, op, ok, self.now()))
-        self._schedule()
+        self._dispatch(self.node.resource_done(group_id, op, ok, self.now()))
 
-    def _set_group_state(self, group_id: str, state: str) -> None:
-        self._group_state[group_id] = state
-        self._group_since[group_id] = time.time()
-
-    def _rscstatus(self) -> str:
-        """What `cl_status rscstatus` answers: Heartbeat's words and meanings."""
-        if self.policy is None:
-            return "none"
-        return str(self.policy.cl_rscstatus(self.now()))
-
-    def _parameters(self) -> dict[str, str]:
-        h = self.config.hacf
-        params = {d.name: " ".join(d.args) for d in h.directives}
-        params.update({"keepalive": f"{int(h.keepalive * 1000)}ms" if h.keepalive < 1
-                       else params.get("keepalive", f"{h.keepalive:g}"),
-                       "hbversion": "hapulse-" + __import__("hapulse").__version__})
-        return params
-
-    def _resource_log(self, level: str, text: str) -> None:
-        _log_action(level, text)
+    async def _readvertise(self, group_id: str) -> None:
+        group = self._started.get(group_id) or self._groups.get(group_id)
+        if group is not None:
+            log.info("resource group %s: announcing its addresses again", group_id)
+            await self.resources.readvertise(group)
 
     def _event(self, text: str) -> None:
         self._events.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}")
@@ -352,27 +328,27 @@ class Daemon:
     def _schedule(self) -> None:
         if self._loop is None or self._done is None or self._done.done():
             return
-        deadline = self.membership.next_deadline()
-        pdl = getattr(self.policy, "next_deadline", None)
-        if callable(pdl):
-            p = pdl()
-            if p is not None:
-                deadline = min(deadline, p)
+        deadline = self.node.next_deadline(self.now())
+        rejects = self.rejects.next_deadline()
+        if rejects is not None:
+            deadline = min(deadline, rejects)
+        if self._timer is not None and self._armed_at is not None and \
+                self._armed_at <= deadline:
+            return  # the armed timer comes first; it schedules the next one
         if self._timer is not None:
             self._timer.cancel()
-        # asyncio's loop clock is time.monotonic(), the clock the cores are fed.
+        # asyncio's loop clock is time.monotonic(), the clock the node is fed.
         # Never a deadline in the past: a core that keeps one would spin the loop.
-        self._timer = self._loop.call_at(max(deadline, self._loop.time() + 0.001),
-                                         self._on_timer)
+        self._armed_at = max(deadline, self._loop.time() + 0.001)
+        self._timer = self._loop.call_at(self._armed_at, self._on_timer)
 
     def _on_timer(self) -> None:
-        self._timer = None
+        self._timer = self._armed_at = None
         now = self.now()
-        actions: list[Any] = list(self.membership.tick(now))
-        if self.policy is not None:
-            actions.extend(self.policy.tick(now))
-        self._handle(actions)
-        self._schedule()
+        summary = self.rejects.summary(now)
+        if summary is not None:
+            log.warning("%s", summary)
+        self._dispatch(self.node.tick(now))
 
     # ---- control ----------------------------------------------------------
     def request_shutdown(self) -> None:
@@ -381,24 +357,19 @@ class Daemon:
         self._stopping = True
         self._notify("STOPPING=1")
         log.info("hapulse shutdown requested: releasing resources")
-        if self.policy is None:
-            self._finish_shutdown()
-            return
-        self._handle(self.policy.shutdown(self.now()))
-        self._schedule()
-        # Bound a shutdown whose peers never answer.
-        assert self._loop is not None
-        self._loop.call_later(max(30.0, self.config.hacf.deadtime), self._finish_shutdown)
+        self._dispatch(self.node.shutdown(self.now()))
+        # Bound a shutdown whose resources never finish stopping.
+        if self._loop is not None:
+            self._loop.call_later(max(30.0, self.config.hacf.deadtime), self._finish_shutdown)
 
     def _finish_shutdown(self) -> None:
         if self._done is not None and not self._done.done():
             # Tell peers we are leaving, as Heartbeat does on shutdown.
-            leaving = getattr(self.membership, "leave", None)
-            if callable(leaving):
-                self._handle(leaving(self.now()))
+            self._dispatch(self.node.leave(self.now()))
             self._done.set_result(None)
 
     def reload(self) -> dict[str, Any]:
+        """Re-read the three files; apply what can change live, refuse what cannot."""
         config, diags = load_config(self.config.confdir, self.config.node)
         problems = [str(d) for d in diags]
         if config is None:
@@ -406,18 +377,40 @@ class Daemon:
             for p in problems:
                 log.error("%s", p)
             return {"ok": False, "error": "configuration has errors", "diagnostics": problems}
-        changed = config != self.config
-        self.config = config
-        log.info("configuration reloaded%s", "" if changed else " (unchanged)")
-        return {"ok": True, "diagnostics": problems, "changed": changed}
+        plan = plan_reload(self.config, config)
+        if plan.restart_needed:
+            what = "; ".join(plan.restart_needed)
+            log.error("reload refused: %s can only change with a restart (`hapulse restart`); "
+                      "keeping the running configuration", what)
+            return {"ok": False, "error": f"needs a restart: {what}",
+                    "restart_needed": list(plan.restart_needed), "diagnostics": problems}
+        self._apply(config, plan)
+        log.info("configuration reloaded: %s", ", ".join(plan.changes) or "unchanged")
+        return {"ok": True, "diagnostics": problems, "changed": plan.changed,
+                "changes": list(plan.changes)}
 
-    def _control_handlers(self) -> dict[str, Callable[..., Any]]:
+    def _apply(self, config: Config, plan: ReloadPlan) -> None:
+        now = self.now()
+        if plan.keys_changed:
+            self._previous_auth = (self.auth, now + max(config.hacf.deadtime,
+                                                        self.config.hacf.deadtime))
+            self.auth = Authenticator.from_authkeys(config.authkeys)
+        if plan.logging_changed:
+            setup_logging(config.hacf, stderr=True)
+        self.config = config
+        self._groups = {g.id: g for g in config.groups}
+        self.counters.reloads += 1
+        self.node.set_clock_offset(_clock_offset())
+        self._dispatch(self.node.reconfigure(NodeSettings.from_config(config),
+                                             plan.groups_changed, now))
+
+    def _control_handlers(self) -> dict[str, Handler]:
         return {
             "status": lambda **_: self.status(),
             "stop": lambda **_: self._ctl_stop(),
             "reload": lambda **_: self.reload(),
-            "standby": lambda which="all", **_: self._ctl_standby(which),
-            "takeover": lambda which="all", **_: self._ctl_takeover(which),
+            "standby": lambda which="all", **_: self._ctl_group(self.node.standby, which),
+            "takeover": lambda which="all", **_: self._ctl_group(self.node.takeover, which),
             "ping": lambda **_: {"ok": True, "pid": os.getpid()},
         }
 
@@ -426,110 +419,71 @@ class Daemon:
         self._loop.call_soon(self.request_shutdown)
         return {"ok": True, "pid": os.getpid()}
 
-    def _ctl_standby(self, which: str) -> dict[str, Any]:
-        if self.policy is None:
-            return {"ok": False, "error": "no resource manager in this build"}
-        self._handle(self.policy.standby(which, self.now()))
-        self._schedule()
-        return {"ok": True}
-
-    def _ctl_takeover(self, which: str) -> dict[str, Any]:
-        if self.policy is None:
-            return {"ok": False, "error": "no resource manager in this build"}
-        self._handle(self.policy.takeover(which, self.now()))
-        self._schedule()
+    def _ctl_group(self, command: Callable[[str, float], list[NodeAction]],
+                   which: str) -> dict[str, Any]:
+        self._dispatch(command(str(which), self.now()))
         return {"ok": True}
 
     def status(self) -> dict[str, Any]:
+        """What runs now (never what is merely on disk); reading it changes nothing."""
         cfg = self.config
-        snap = self.membership.snapshot(self.now())
-        psnap = self.policy.snapshot() if self.policy is not None else None
+        now = self.now()
+        snap = self.node.snapshot(now)
+        timers = self.node.settings.timers
         return {
             "ok": True,
             "node": cfg.node,
             "pid": os.getpid(),
             "uptime": round(time.time() - self.counters.started, 1),
             "hbstatus": "stopping" if self._stopping else "running",
-            "timers": {
-                "keepalive": cfg.hacf.keepalive,
-                "warntime": cfg.hacf.warntime,
-                "deadtime": cfg.hacf.deadtime,
-                "initdead": cfg.hacf.initdead,
-            },
-            "nodes": snap["nodes"],
-            "rscstatus": self._rscstatus(),
+            "generation": self.identity.generation,
+            "timers": dataclasses.asdict(timers),
+            "nodes": [{
+                "name": n.name, "status": str(n.status), "type": "normal", "local": n.local,
+                "generation": n.generation, "last_heard_ago": n.last_heard_ago,
+                "links": {link.name: str(link.status) for link in n.links},
+            } for n in snap.nodes],
+            "rscstatus": snap.rscstatus,
             "parameters": self._parameters(),
-            "policy": _jsonable(psnap),
-            "groups": [
-                {
-                    "id": gid,
-                    "preferred": g.node,
-                    "resources": [r.text for r in g.resources],
-                    "local_state": self._group_state.get(gid, "stopped"),
-                    "since": self._group_since.get(gid),
-                }
-                for gid, g in self._groups.items()
-            ],
+            "policy": {
+                "rsc_hold": snap.policy.rsc_hold,
+                "split_brains": snap.policy.split_brains,
+                "groups": {g.id: {"preferred": g.preferred, "here": str(g.here),
+                                  "peers": list(g.peers)} for g in snap.policy.groups},
+            },
+            "groups": [{
+                "id": g.id, "preferred": g.preferred,
+                "resources": [r.text for r in self._groups[g.id].resources]
+                if g.id in self._groups else [],
+                "local_state": str(g.here), "since": self._group_since.get(g.id),
+            } for g in snap.policy.groups],
             "counters": {
-                "packets_in": sum(t.counters.packets_in for t in self._transports),
-                "packets_out": sum(t.counters.packets_out for t in self._transports),
-                "send_errors": sum(t.counters.errors for t in self._transports),
-                "rejected": self.counters.rejected,
+                "packets_in": sum(t.counters.packets_in for t in self.transports),
+                "packets_out": sum(t.counters.packets_out for t in self.transports),
+                "send_errors": sum(t.counters.errors for t in self.transports),
+                "rejected": self.rejects.total(),
+                "rejected_by_reason": self.rejects.counts(),
                 "deaths_seen": self.counters.deaths,
+                "split_brains": snap.policy.split_brains,
+                "reloads": self.counters.reloads,
             },
             "events": list(self._events[-20:]),
         }
 
-
-def _policy_module() -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module("hapulse.policy")
-    except ImportError:
-        return None
-
-
-def _make_policy(cfg: Config, now: float) -> Any:
-    pol = _policy_module()
-    if pol is None or not hasattr(pol, "Policy"):
-        return None
-    return pol.Policy(cfg.node, cfg.hacf.nodes, cfg.groups, cfg.hacf.auto_failback, now)
-
-
-def _make_resources(cfg: Config, log_fn: Callable[[str, str], None]) -> Any:
-    import importlib
-
-    try:
-        mod = importlib.import_module("hapulse.resources")
-    except ImportError:
-        return None
-    manager = getattr(mod, "ResourceManager", None)
-    return manager(cfg.confdir, log=log_fn) if manager is not None else None
-
-
-def _jsonable(value: Any) -> Any:
-    """Dataclasses, enums and tuples of a core snapshot as plain JSON values."""
-    import dataclasses
-    import enum
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
+    def _parameters(self) -> dict[str, str]:
+        h = self.config.hacf
+        params = {d.name: " ".join(d.args) for d in h.directives}
+        keepalive = self.node.settings.timers.keepalive
+        params.update({"keepalive": f"{int(keepalive * 1000)}ms" if keepalive < 1
+                       else params.get("keepalive", f"{keepalive:g}"),
+                       "hbversion": "hapulse-" + hapulse.__version__})
+        return params
 
 
 def run_foreground(options: DaemonOptions) -> int:
-    """Load the configuration, set up logging and run until stopped."""
+    """Load the configuration, set up logging, take the pid lock and run until stopped."""
     from hapulse.cli import UserError
-    from hapulse.logsetup import setup_logging
+    from hapulse.runtime import PidLock, StateDir
 
     config, diags = load_config(options.confdir, options.node)
     for d in diags:
@@ -540,8 +494,12 @@ def run_foreground(options: DaemonOptions) -> int:
             "fix them and start again (`hapulse check` shows them)"
         )
     setup_logging(config.hacf, stderr=True)
-    daemon = Daemon(config, options)
+    options.run_dir.mkdir(parents=True, exist_ok=True)
+    lock = PidLock(options.run_dir)
+    lock.acquire()
     try:
-        return asyncio.run(daemon.run())
-    except ConfigError as exc:
-        raise UserError(str(exc)) from exc
+        state = StateDir(options.state_dir)
+        identity = Identity(state.bump_generation(), state.uuid())
+        return asyncio.run(Daemon(config, options, identity).run())
+    finally:
+        lock.release()

@@ -1,17 +1,23 @@
-"""A virtual clock and an in-memory network driving real membership cores.
+"""A virtual clock and an in-memory network driving real node cores.
 
 Deterministic from a seed: per link loss, delay, jitter (which reorders),
-duplication and partitions; nodes can be killed and restarted with a new
-generation. Packets go through the real codec and signatures
-(``hapulse.wire``) unless ``codec=False``. Simulated minutes run in
-milliseconds, so protocol scenarios are ordinary unit tests.
+duplication and partitions; nodes can be killed, restarted with a new
+generation (or with their state lost), frozen and resumed (their packets
+wait in the socket's queue meanwhile). Each node is a real
+:class:`~hapulse.node.Node` (membership + failover policy); resource groups
+take ``resource_time`` to start or stop, and can be made to fail. Packets
+go through the real codec and signatures (``hapulse.wire``) unless
+``codec=False``. An adversary can replay any packet a node sent. Simulated
+minutes run in milliseconds, so protocol scenarios are ordinary unit tests.
 
-    sim = Sim(["f801", "f802"], links=["eth1", "eth0"], keepalive=1, deadtime=10)
+    sim = Sim(["f801", "f802"], links=["eth1", "eth0"], keepalive=1, deadtime=10,
+              groups=[("192.168.1.118", "f801")], auto_failback="on")
     sim.start_all()
     sim.run_for(60)
     sim.kill("f801")
     sim.run_for(15)
     assert sim.status("f802", "f801") == "dead"
+    assert sim.owners("192.168.1.118") == ["f802"]
 """
 
 from __future__ import annotations
@@ -20,11 +26,26 @@ import heapq
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
-from hapulse.membership import Deliver, LinkStatus, Log, Membership, NodeStatus, Send
+from hapulse.actions import (
+    Acquire,
+    LinkStatus,
+    Log,
+    NodeAction,
+    NodeStatus,
+    Readvertise,
+    Release,
+    Send,
+    ShutdownComplete,
+)
+from hapulse.membership import Timers
+from hapulse.node import Node, NodeSettings
+from hapulse.states import GroupOp, LinkState, NodeState
 from hapulse.wire.auth import Authenticator
 from hapulse.wire.message import Message
+
+CLOCK_OFFSET = 1_800_000_000.0  # the simulated Unix time at t=0 (for `ts`)
 
 
 @dataclass
@@ -40,7 +61,7 @@ class LinkParams:
 class TraceEvent:
     time: float
     node: str
-    kind: str  # "node", "link", "log", "deliver", "send"
+    kind: str  # "start", "kill", "node", "link", "log", "acquire", "release", "readvertise"
     detail: Any
 
 
@@ -48,11 +69,15 @@ class TraceEvent:
 class SimNode:
     name: str
     links: tuple[str, ...]
-    core: Membership | None = None
+    core: Node | None = None
     generation: int = 0
     cut: set[str] = field(default_factory=set)  # links unplugged on this node
-    version: int = 0  # invalidates scheduled ticks after a restart
+    version: int = 0  # invalidates scheduled events after a restart
     tick_at: float | None = None  # the one tick that counts; others queued are stale
+    owned: set[str] = field(default_factory=set)  # groups that may run here
+    frozen: bool = False
+    backlog: list[tuple[str, Any]] = field(default_factory=list)  # packets while frozen
+    sent: list[tuple[str, Any]] = field(default_factory=list)  # what it sent (for replays)
 
 
 class Sim:
@@ -66,24 +91,31 @@ class Sim:
         initdead: float | None = None,
         seed: int = 0,
         codec: bool = True,
-        on_action: Callable[[str, Any, float], list[Any]] | None = None,
+        groups: Sequence[tuple[str, str]] = (),
+        auto_failback: str = "legacy",
+        resource_time: float = 0.3,
+        keep_sent: int = 0,
     ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
-        self.keepalive = keepalive
-        self.deadtime = deadtime
-        self.warntime = warntime if warntime is not None else deadtime * 0.75
-        self.initdead = initdead if initdead is not None else deadtime * 2
+        self.timers = Timers(keepalive, deadtime,
+                             warntime if warntime is not None else deadtime * 0.75,
+                             initdead if initdead is not None else deadtime * 2)
         self.names = list(nodes)
         self.link_names = tuple(links)
+        self.groups = tuple(groups)
+        self.auto_failback = auto_failback
+        self.resource_time = resource_time
+        self.keep_sent = keep_sent  # packets remembered per node for the replay adversary
+        self.failing: set[tuple[str, str, GroupOp]] = set()  # (node, group, op) that fail
         self.nodes = {n: SimNode(n, self.link_names) for n in nodes}
         self.params: dict[str, LinkParams] = {link: LinkParams() for link in self.link_names}
         self.partitions: list[set[str]] | None = None
         self.trace: list[TraceEvent] = []
+        self.violations: list[str] = []  # moments two live, connected nodes owned a group
         self._queue: list[tuple[float, int, str, Any]] = []
         self._counter = 0
         self.auth = Authenticator("sha1", 1, b"sim-secret") if codec else None
-        self.on_action = on_action
         self.packets = 0
 
     # ---- scheduling ---------------------------------------------------------
@@ -92,10 +124,10 @@ class Sim:
         heapq.heappush(self._queue, (t, self._counter, kind, payload))
 
     def _schedule_tick(self, node: SimNode) -> None:
-        """One live tick per node, like the daemon's single timer (a re-armed timer)."""
-        if node.core is None:
+        """One live tick per node, like the daemon's single timer."""
+        if node.core is None or node.frozen:
             return
-        when = max(node.core.next_deadline(), self.now)
+        when = max(node.core.next_deadline(self.now), self.now)
         if node.tick_at is not None and self.now <= node.tick_at <= when:
             return  # an earlier tick is due; it schedules the next one
         node.tick_at = when
@@ -114,20 +146,25 @@ class Sim:
                     continue
                 node.tick_at = None
                 self._apply(node, node.core.tick(self.now))
-                self._schedule_tick(node)
             elif kind == "packet":
                 name, version, link, data = payload
                 node = self.nodes[name]
                 if node.core is None or node.version != version or link in node.cut:
                     continue
-                msg = self.auth.decode_and_verify(data) if self.auth else data
-                self._apply(node, node.core.receive(msg, link, self.now))
-                self._schedule_tick(node)
+                if node.frozen:
+                    node.backlog.append((link, data))
+                    continue
+                self._deliver(node, link, data)
             elif kind == "call":
                 payload()
         else:  # pragma: no cover - a runaway scenario
             raise RuntimeError(f"simulation did not reach t={t} within {max_events} events")
         self.now = max(self.now, t)
+
+    def _deliver(self, node: SimNode, link: str, data: Any) -> None:
+        assert node.core is not None
+        msg = self.auth.decode_and_verify(data) if self.auth else data
+        self._apply(node, node.core.receive(msg, link, self.now))
 
     def run_for(self, dt: float) -> None:
         self.run_until(self.now + dt)
@@ -136,16 +173,22 @@ class Sim:
         self._push(t, "call", fn)
 
     # ---- node control -------------------------------------------------------
-    def start(self, name: str) -> None:
+    def settings(self, name: str) -> NodeSettings:
+        return NodeSettings(local=name, nodes=tuple(self.names), links=self.link_names,
+                            timers=self.timers, groups=self.groups,
+                            auto_failback=self.auto_failback)
+
+    def start(self, name: str, lost_state: bool = False) -> None:
+        """Start (or restart) a node; `lost_state`: its generation starts again at 1."""
         node = self.nodes[name]
-        node.generation += 1
+        node.generation = 1 if lost_state else node.generation + 1
         node.version += 1
         node.tick_at = None
-        node.core = Membership(
-            local=name, nodes=self.names, links=node.links, keepalive=self.keepalive,
-            deadtime=self.deadtime, warntime=self.warntime, initdead=self.initdead,
-            generation=node.generation, uuid=bytes([len(name)]) * 16, now=self.now,
-        )
+        node.frozen = False
+        node.backlog.clear()
+        node.owned.clear()  # a start after power loss: nothing runs
+        node.core = Node(self.settings(name), node.generation, bytes([len(name)]) * 16,
+                         self.now, CLOCK_OFFSET)
         self.trace.append(TraceEvent(self.now, name, "start", node.generation))
         self._schedule_tick(node)
 
@@ -154,15 +197,37 @@ class Sim:
             self.start(n)
 
     def kill(self, name: str) -> None:
+        """Power off: the node and everything it ran are gone."""
         node = self.nodes[name]
         node.core = None
         node.version += 1
         node.tick_at = None
+        node.owned.clear()
+        node.backlog.clear()
         self.trace.append(TraceEvent(self.now, name, "kill", None))
 
     def restart(self, name: str) -> None:
         self.kill(name)
         self.start(name)
+
+    def freeze(self, name: str) -> None:
+        """SIGSTOP: no ticks, packets wait in the queue; what runs keeps running."""
+        self.nodes[name].frozen = True
+        self.trace.append(TraceEvent(self.now, name, "freeze", None))
+
+    def resume(self, name: str) -> None:
+        """SIGCONT: the timer fires (it is overdue), then the queued packets are read."""
+        node = self.nodes[name]
+        node.frozen = False
+        self.trace.append(TraceEvent(self.now, name, "resume", None))
+        if node.core is None:
+            return
+        node.tick_at = None
+        self._apply(node, node.core.tick(self.now))
+        backlog, node.backlog = node.backlog, []
+        for link, data in backlog:
+            if node.core is not None and not node.frozen:
+                self._deliver(node, link, data)
 
     def cut(self, name: str, link: str) -> None:
         self.nodes[name].cut.add(link)
@@ -180,10 +245,30 @@ class Sim:
     def heal(self) -> None:
         self.partitions = None
 
+    def control(self, name: str, command: str, which: str = "all") -> None:
+        """`standby`, `takeover` or `shutdown` on a node, as its control socket would."""
+        node = self.nodes[name]
+        core = node.core
+        assert core is not None
+        actions = {"standby": lambda: core.standby(which, self.now),
+                   "takeover": lambda: core.takeover(which, self.now),
+                   "shutdown": lambda: core.shutdown(self.now)}[command]()
+        self._apply(node, actions)
+
     def send_cluster(self, name: str, msg: Message) -> None:
         node = self.nodes[name]
         assert node.core is not None
-        self._apply(node, node.core.send_cluster(msg, self.now))
+        self._transmit(node, node.core.membership.send_cluster(msg, self.now))
+
+    def replay(self, sender: str, link: str | None = None, last: int | None = None) -> int:
+        """The adversary re-sends packets `sender` sent before (needs `keep_sent`)."""
+        sent = self.nodes[sender].sent[-last:] if last else self.nodes[sender].sent
+        count = 0
+        for lnk, data in sent:
+            if link is None or lnk == link:
+                self._fanout(self.nodes[sender], lnk, data, respect_sender=False)
+                count += 1
+        return count
 
     # ---- the network --------------------------------------------------------
     def _connected(self, a: str, b: str) -> bool:
@@ -191,25 +276,62 @@ class Sim:
             return True
         return any(a in g and b in g for g in self.partitions)
 
-    def _apply(self, node: SimNode, actions: list[Any]) -> None:
-        pending = list(actions)
-        for _ in range(100_000):
-            if not pending:
+    def _apply(self, node: SimNode, actions: Iterable[NodeAction]) -> None:
+        for a in actions:
+            match a:
+                case Send():
+                    self._transmit(node, a)
+                case NodeStatus(node=peer, old=old, new=new):
+                    self.trace.append(TraceEvent(self.now, node.name, "node", (peer, old, new)))
+                case LinkStatus(node=peer, link=link, old=old, new=new):
+                    self.trace.append(TraceEvent(self.now, node.name, "link",
+                                                 (peer, link, old, new)))
+                case Log(level=level, text=text):
+                    self.trace.append(TraceEvent(self.now, node.name, "log", (level, text)))
+                case Acquire(group_id=gid):
+                    node.owned.add(gid)
+                    self.trace.append(TraceEvent(self.now, node.name, "acquire", gid))
+                    self._check()
+                    self._later(node, gid, GroupOp.ACQUIRE)
+                case Release(group_id=gid):
+                    self.trace.append(TraceEvent(self.now, node.name, "release", gid))
+                    self._later(node, gid, GroupOp.RELEASE)
+                case Readvertise(group_id=gid):
+                    self.trace.append(TraceEvent(self.now, node.name, "readvertise", gid))
+                case ShutdownComplete():
+                    if node.core is not None:
+                        self._apply(node, node.core.leave(self.now))
+                    self.kill(node.name)
+                case _:
+                    assert_never(a)
+        self._schedule_tick(node)
+
+    def _later(self, node: SimNode, gid: str, op: GroupOp) -> None:
+        version = node.version
+        ok = (node.name, gid, op) not in self.failing
+
+        def done() -> None:
+            if node.version != version or node.core is None:
+                return  # the node died meanwhile
+            if op is GroupOp.RELEASE and ok:
+                node.owned.discard(gid)
+            if op is GroupOp.ACQUIRE and not ok:
+                node.owned.discard(gid)  # a failed start stops what it started
+            if node.frozen:  # the result waits for the process to run again
+                self.at(self.now + self.resource_time, done)
                 return
-            a = pending.pop(0)
-            if isinstance(a, Send):
-                self._transmit(node, a)
-            elif isinstance(a, NodeStatus):
-                self.trace.append(TraceEvent(self.now, node.name, "node", (a.node, a.old, a.new)))
-            elif isinstance(a, LinkStatus):
-                self.trace.append(TraceEvent(self.now, node.name, "link",
-                                             (a.node, a.link, a.old, a.new)))
-            elif isinstance(a, Log):
-                self.trace.append(TraceEvent(self.now, node.name, "log", (a.level, a.text)))
-            elif isinstance(a, Deliver):
-                self.trace.append(TraceEvent(self.now, node.name, "deliver", (a.node, a.msg)))
-            if self.on_action is not None:
-                pending.extend(self.on_action(node.name, a, self.now))
+            self._apply(node, node.core.resource_done(gid, op, ok, self.now))
+
+        self.at(self.now + self.resource_time, done)
+
+    def _check(self) -> None:
+        live = [n for n in self.nodes.values() if n.core is not None and not n.frozen]
+        for i, a in enumerate(live):
+            for b in live[i + 1:]:
+                both = a.owned & b.owned
+                if both and self._connected(a.name, b.name):
+                    self.violations.append(f"t={self.now:.2f}: {a.name} and {b.name} both own "
+                                           f"{sorted(both)}")
 
     def _transmit(self, node: SimNode, send: Send) -> None:
         data: Any = self.auth.sign_and_encode(send.msg) if self.auth else send.msg.copy()
@@ -217,33 +339,43 @@ class Sim:
         for link in links:
             if link in node.cut:
                 continue
-            p = self.params[link]
-            if not p.up:
+            if self.keep_sent:
+                node.sent.append((link, data))
+                del node.sent[:-self.keep_sent]
+            self._fanout(node, link, data)
+
+    def _fanout(self, node: SimNode, link: str, data: Any, respect_sender: bool = True) -> None:
+        p = self.params[link]
+        if not p.up:
+            return
+        for peer in self.nodes.values():
+            if peer is node or link not in peer.links or peer.core is None:
                 continue
-            for peer in self.nodes.values():
-                if peer is node or link not in peer.links or peer.core is None:
+            if respect_sender and not self._connected(node.name, peer.name):
+                continue
+            copies = 2 if self.rng.random() < p.duplicate else 1
+            for _ in range(copies):
+                if self.rng.random() < p.loss:
                     continue
-                if not self._connected(node.name, peer.name):
-                    continue
-                copies = 2 if self.rng.random() < p.duplicate else 1
-                for _ in range(copies):
-                    if self.rng.random() < p.loss:
-                        continue
-                    delay = p.delay + (self.rng.random() * p.jitter if p.jitter else 0.0)
-                    self.packets += 1
-                    self._push(self.now + delay, "packet", (peer.name, peer.version, link, data))
+                delay = p.delay + (self.rng.random() * p.jitter if p.jitter else 0.0)
+                self.packets += 1
+                self._push(self.now + delay, "packet", (peer.name, peer.version, link, data))
 
     # ---- queries ------------------------------------------------------------
-    def status(self, observer: str, node: str) -> str | None:
+    def status(self, observer: str, node: str) -> NodeState | None:
         core = self.nodes[observer].core
-        return core.peer_status(node) if core else None
+        return core.membership.peer_status(node) if core else None
 
-    def link_status(self, observer: str, node: str, link: str) -> str | None:
+    def link_status(self, observer: str, node: str, link: str) -> LinkState | None:
         core = self.nodes[observer].core
         if core is None:
             return None
-        peer = core.peers.get(node.lower())
+        peer = core.membership.peers.get(node.lower())
         return peer.links.get(link) if peer else None
+
+    def owners(self, gid: str) -> list[str]:
+        """The nodes that may run this group now (from the acquisition to the release)."""
+        return sorted(n.name for n in self.nodes.values() if gid in n.owned)
 
     def events(self, kind: str, node: str | None = None) -> list[TraceEvent]:
         return [e for e in self.trace if e.kind == kind and (node is None or e.node == node)]

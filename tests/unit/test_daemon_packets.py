@@ -8,26 +8,42 @@ from pathlib import Path
 import pytest
 
 from hapulse.config import load_config_or_raise
-from hapulse.daemon import Daemon, DaemonOptions
+from hapulse.daemon import Daemon, DaemonOptions, Identity
 from hapulse.wire.auth import Authenticator
+from hapulse.wire.message import Message
 
 
 class BrokenDecoder(Authenticator):
-    def decode_and_verify(self, packet: bytes) -> object:  # type: ignore[override]
+    def decode_and_verify(self, packet: bytes) -> Message:
         raise UnicodeError("a decoder bug")
 
 
-def test_a_decoder_bug_drops_the_packet_and_says_so(tmp_path: Path,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def solo(tmp_path: Path) -> Daemon:
     (tmp_path / "ha.cf").write_text("keepalive 1\ndeadtime 10\nucast lo 127.0.0.2\n"
                                     "node solo\nnode peer\nauto_failback on\n")
     (tmp_path / "authkeys").write_text("auth 1\n1 sha1 k\n")
     (tmp_path / "authkeys").chmod(0o600)
     (tmp_path / "haresources").write_text("")
-    d = Daemon(load_config_or_raise(tmp_path, node="solo"), DaemonOptions(tmp_path, "solo"))
+    return Daemon(load_config_or_raise(tmp_path, node="solo"),
+                  DaemonOptions(tmp_path, "solo", tmp_path / "state", tmp_path / "run"),
+                  Identity(generation=3, uuid=b"u" * 16))
+
+
+def test_a_decoder_bug_drops_the_packet_and_says_so(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    d = solo(tmp_path)
     d.auth = BrokenDecoder("sha1", 1, b"k")
-    d._reject_limiter = None
     with caplog.at_level(logging.ERROR):
         d._on_packet(b"###\n%%%\n", "10.0.0.9:694", "eth1")
-    assert d.counters.rejected == 1
+    assert d.status()["counters"]["rejected_by_reason"]["decoder_bug"] == 1
+    assert d.status()["counters"]["rejected"] == 1
     assert "10.0.0.9:694 on eth1 dropped" in caplog.text and "a decoder bug" in caplog.text
+
+
+def test_a_daemon_is_whole_before_it_runs(tmp_path: Path) -> None:
+    """Every collaborator is built in __init__: status answers with no loop running."""
+    st = solo(tmp_path).status()
+    assert st["generation"] == 3
+    assert [n["name"] for n in st["nodes"]] == ["solo", "peer"]
+    assert st["nodes"][1]["status"] == "init"
+    assert (st["timers"]["keepalive"], st["timers"]["deadtime"]) == (1.0, 10.0)

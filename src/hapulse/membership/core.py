@@ -3,16 +3,24 @@
 Fed verified messages and the monotonic time, it returns actions. It
 behaves like Heartbeat 3.0.6 on the wire: a ``status`` heartbeat every
 keepalive on every link, carrying the local status (``up``, then
-``active``), sequence numbers within a generation (``hg``), retransmission
-requests (``NS_rexmit``) for gaps in a peer's sequence, answered from a
-bounded history, and duplicates and replays (an older generation, a
-sequence already seen) dropped.
+``active``), sequence numbers within a generation (``hg``), the sender's
+Unix time in hex (``ts``), retransmission requests (``NS_rexmit``) for gaps
+in a peer's sequence, answered from a bounded history.
 
 A peer is ``init`` until heard, then takes the status it announces (``up``,
-``active``), and becomes ``dead`` after deadtime without a packet on any
-link (initdead for a peer never heard since start). A link is a (peer,
+``active``), and becomes ``dead`` after deadtime without a fresh packet on
+any link (initdead for a peer never heard since start). A link is a (peer,
 local link name) pair, ``up`` while packets arrive on it and ``dead`` after
 deadtime without one.
+
+Only fresh packets keep a node or a link alive: a message from an older
+generation, or whose sequence number was already seen, refreshes nothing
+(a replay of a dead node's heartbeats does not keep it alive). The one
+exception is the same message arriving on a second link moments after the
+first (that is what a second link is for). A peer whose generation went
+*backwards* restarted with its state lost when its message is newer than
+anything it sent before (``ts``, which a replayer cannot forge without the
+key); it rejoins as a restart.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from hapulse.actions import Deliver, LinkStatus, Log, MembershipAction, NodeStatus, Send
+from hapulse.states import LinkState, LogLevel, NodeState
 from hapulse.wire.message import Message
 
-INIT, UP, ACTIVE, DEAD = "init", "up", "active", "dead"
-LINK_UP, LINK_DEAD = "up", "dead"
 HISTORY = 200  # messages kept for retransmission, as Heartbeat's MAXMSGHIST
 MAX_REXMIT_GAP = 50  # at most this many missing messages asked for at once
 REXMIT_RETRY = 1.0  # seconds before asking again for the same gap
@@ -36,67 +44,53 @@ _STAMPED = frozenset(("src", "srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth"))
 SEEN_WINDOW = 400  # sequence numbers remembered per peer for duplicate detection
 
 # Messages that are part of the membership protocol itself, never delivered upward.
-PROTOCOL_TYPES = {"status", "NS_rexmit", "NS_ackmsg", "reqnodes", "repnodes"}
+PROTOCOL_TYPES = frozenset({"status", "NS_rexmit", "NS_ackmsg", "reqnodes", "repnodes"})
+
+_INFO, _WARN, _DEBUG = LogLevel.INFO, LogLevel.WARNING, LogLevel.DEBUG
 
 
 @dataclass(frozen=True)
-class Send:
-    msg: Message
-    link: str | None = None  # None: every link
+class Timers:
+    """Heartbeat's timers, in seconds."""
 
-
-@dataclass(frozen=True)
-class NodeStatus:
-    node: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class LinkStatus:
-    node: str
-    link: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class Deliver:
-    msg: Message
-    node: str
-
-
-@dataclass(frozen=True)
-class Log:
-    level: str
-    text: str
-
-
-Action = Send | NodeStatus | LinkStatus | Deliver | Log
+    keepalive: float
+    deadtime: float
+    warntime: float
+    initdead: float
 
 
 @dataclass
 class Peer:
     name: str
-    status: str = INIT
-    heard: float | None = None  # last packet on any link
+    status: NodeState = NodeState.INIT
+    heard: float | None = None  # last fresh packet on any link
     warned: bool = False
     generation: int | None = None
+    last_ts: int = 0  # the newest `ts` it sent (Unix seconds)
     high_seq: int = 0
-    seen: set[int] = field(default_factory=set)
+    seen: dict[int, float] = field(default_factory=dict)  # seq -> when first received
     missing: dict[int, float] = field(default_factory=dict)  # seq -> when last asked
-    links: dict[str, str] = field(default_factory=dict)
+    links: dict[str, LinkState] = field(default_factory=dict)
     link_heard: dict[str, float] = field(default_factory=dict)
     uuid: bytes | None = None
 
 
 @dataclass(frozen=True)
-class PeerView:
+class LinkView:
     name: str
-    status: str
-    last_heard_ago: float | None
+    status: LinkState
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One node as `status` shows it."""
+
+    name: str
+    status: NodeState
+    local: bool
     generation: int | None
-    links: dict[str, str]
+    last_heard_ago: float | None
+    links: tuple[LinkView, ...]
 
 
 class Membership:
@@ -107,36 +101,43 @@ class Membership:
         local: str,
         nodes: Sequence[str],
         links: Sequence[str],
-        keepalive: float,
-        deadtime: float,
-        warntime: float,
-        initdead: float,
+        timers: Timers,
         generation: int,
         uuid: bytes,
         now: float,
+        clock_offset: float = 0.0,
         load: str = "0.00 0.00 0.00 1/1 1",
     ) -> None:
         self.local = local
         self.links = tuple(links)
-        self.keepalive = keepalive
-        self.deadtime = deadtime
-        self.warntime = warntime
-        self.initdead = initdead
+        self.timers = timers
         self.generation = generation
         self.uuid = uuid
         self.started = now
+        # Unix time minus the monotonic clock: `ts` on the wire is now + clock_offset
+        self.clock_offset = clock_offset
         self.load = load
-        self.status = UP
+        self.status = NodeState.UP
         self.seq = 0
         self.next_heartbeat = now
         self.history: OrderedDict[int, Message] = OrderedDict()
         self.resent: dict[int, float] = {}  # seq -> when last retransmitted
-        self.peers: dict[str, Peer] = {
-            n.lower(): Peer(n, links={link: LINK_DEAD for link in self.links})
-            for n in nodes
-            if n.lower() != local.lower()
-        }
-        self.wallclock = 0.0  # Unix time for `ts`, set by the edge (never read here)
+        self.peers: dict[str, Peer] = {}
+        self.set_nodes(nodes)
+
+    # ---- configuration --------------------------------------------------------
+    def set_nodes(self, nodes: Sequence[str]) -> list[str]:
+        """The cluster's node list (at start and on reload); returns the peers removed."""
+        wanted = {n.lower(): n for n in nodes if n.lower() != self.local.lower()}
+        removed = [p.name for key, p in self.peers.items() if key not in wanted]
+        self.peers = {key: self.peers.get(key) or Peer(name, links=dict.fromkeys(
+            self.links, LinkState.DEAD)) for key, name in wanted.items()}
+        return removed
+
+    def set_timers(self, timers: Timers, now: float) -> None:
+        """New timers take effect at once: the next heartbeat within the new keepalive."""
+        self.timers = timers
+        self.next_heartbeat = min(self.next_heartbeat, now + timers.keepalive)
 
     # ---- outgoing -----------------------------------------------------------
     def _stamp(self, msg: Message, now: float, with_seq: bool = True) -> Message:
@@ -147,7 +148,7 @@ class Membership:
             self.seq += 1
             out.append("seq", f"{self.seq:x}")
         out.append("hg", f"{self.generation:x}")
-        out.append("ts", f"{int(self.wallclock or now):x}")
+        out.append("ts", f"{int(now + self.clock_offset):x}")
         out.append("ld", self.load)
         out.append("ttl", "3")
         if with_seq:
@@ -159,129 +160,156 @@ class Membership:
     def heartbeat(self, now: float) -> Message:
         msg = Message.from_pairs([
             ("t", "status"),
-            ("st", self.status),
-            ("dt", f"{int(self.deadtime * 1000):x}"),
+            ("st", str(self.status)),
+            ("dt", f"{int(self.timers.deadtime * 1000):x}"),
             ("protocol", "1"),
         ])
         return self._stamp(msg, now)
 
-    def send_cluster(self, msg: Message, now: float) -> list[Action]:
-        """Send a cluster message (resource, standby ...) reliably to every peer."""
-        return [Send(self._stamp(msg, now))]
+    def send_cluster(self, msg: Message, now: float) -> Send:
+        """A cluster message (resource, standby ...), sequenced so peers can ask again."""
+        return Send(self._stamp(msg, now))
 
-    def leave(self, now: float) -> list[Action]:
+    def leave(self, now: float) -> list[MembershipAction]:
         """The last heartbeat of a graceful shutdown: status `dead`, as Heartbeat sends."""
-        self.status = DEAD
-        return [Send(self.heartbeat(now)), Log("info", f"{self.local}: leaving the cluster")]
+        self.status = NodeState.DEAD
+        return [Send(self.heartbeat(now)), Log(_INFO, f"{self.local}: leaving the cluster")]
 
     # ---- time ---------------------------------------------------------------
     def _dead_after(self, p: Peer) -> float:
-        return self.deadtime if p.heard is not None else self.initdead
+        return self.timers.deadtime if p.heard is not None else self.timers.initdead
 
-    def tick(self, now: float) -> list[Action]:
-        out: list[Action] = []
+    def tick(self, now: float) -> list[MembershipAction]:
+        out: list[MembershipAction] = []
+        t = self.timers
         if now >= self.next_heartbeat:
             out.append(Send(self.heartbeat(now)))
-            self.next_heartbeat += self.keepalive
+            self.next_heartbeat += t.keepalive
             if self.next_heartbeat <= now:  # fell behind (a stalled loop): no burst
-                self.next_heartbeat = now + self.keepalive
+                self.next_heartbeat = now + t.keepalive
         for p in self.peers.values():
             for link, st in p.links.items():
                 heard = p.link_heard.get(link)
-                if st == LINK_UP and heard is not None and now - heard > self.deadtime:
-                    p.links[link] = LINK_DEAD
-                    out.append(LinkStatus(p.name, link, LINK_UP, LINK_DEAD))
-            if p.status == DEAD:
+                if st is LinkState.UP and heard is not None and now - heard > t.deadtime:
+                    p.links[link] = LinkState.DEAD
+                    out.append(LinkStatus(p.name, link, LinkState.UP, LinkState.DEAD))
+            if p.status is NodeState.DEAD:
                 continue
             since = p.heard if p.heard is not None else self.started
             silent = now - since
-            if p.heard is not None and silent > self.warntime and not p.warned:
+            if p.heard is not None and silent > t.warntime and not p.warned:
                 p.warned = True
-                out.append(Log("warning", f"Late heartbeat: Node {p.name}: interval "
-                               f"{int(silent * 1000)} ms (warntime {int(self.warntime * 1000)} "
-                               f"ms, deadtime {int(self.deadtime * 1000)} ms)"))
+                out.append(Log(_WARN, f"Late heartbeat: Node {p.name}: interval "
+                               f"{int(silent * 1000)} ms (warntime {int(t.warntime * 1000)} "
+                               f"ms, deadtime {int(t.deadtime * 1000)} ms)"))
             if silent > self._dead_after(p):
-                old = p.status
-                p.status = DEAD
-                p.missing.clear()
-                why = "deadtime" if p.heard is not None else "initdead"
-                out.append(Log("warning", f"node {p.name}: is dead (silent {silent:.3f} s, "
-                               f"{why} {self._dead_after(p):g} s)"))
-                out.append(NodeStatus(p.name, old, DEAD))
-                for link, st in p.links.items():
-                    if st == LINK_UP:
-                        p.links[link] = LINK_DEAD
-                        out.append(LinkStatus(p.name, link, LINK_UP, LINK_DEAD))
+                out.extend(self._declare_dead(p, silent))
         out.extend(self._maybe_active())
         return out
 
-    def _maybe_active(self) -> list[Action]:
+    def _declare_dead(self, p: Peer, silent: float) -> list[MembershipAction]:
+        old = p.status
+        p.status = NodeState.DEAD
+        p.missing.clear()
+        why = "deadtime" if p.heard is not None else "initdead"
+        out: list[MembershipAction] = [
+            Log(_WARN, f"node {p.name}: is dead (silent {silent:.3f} s, "
+                       f"{why} {self._dead_after(p):g} s)"),
+            NodeStatus(p.name, old, NodeState.DEAD)]
+        for link, st in p.links.items():
+            if st is LinkState.UP:
+                p.links[link] = LinkState.DEAD
+                out.append(LinkStatus(p.name, link, LinkState.UP, LinkState.DEAD))
+        return out
+
+    def _maybe_active(self) -> list[MembershipAction]:
         """Local status goes `active` once every peer is heard from or declared dead."""
-        if self.status == UP and all(p.status != INIT for p in self.peers.values()):
-            self.status = ACTIVE
-            return [Log("info", f"Local status now set to: '{ACTIVE}'")]
+        if self.status is NodeState.UP and all(
+                p.status is not NodeState.INIT for p in self.peers.values()):
+            self.status = NodeState.ACTIVE
+            return [Log(_INFO, f"Local status now set to: '{NodeState.ACTIVE}'")]
         return []
 
     def next_deadline(self) -> float:
         t = self.next_heartbeat
+        timers = self.timers
         for p in self.peers.values():
             for link, st in p.links.items():
                 heard = p.link_heard.get(link)
-                if st == LINK_UP and heard is not None:
-                    t = min(t, heard + self.deadtime + 1e-6)
-            if p.status == DEAD:
+                if st is LinkState.UP and heard is not None:
+                    t = min(t, heard + timers.deadtime + 1e-6)
+            if p.status is NodeState.DEAD:
                 continue
             since = p.heard if p.heard is not None else self.started
             if p.heard is not None and not p.warned:
-                t = min(t, since + self.warntime + 1e-6)
+                t = min(t, since + timers.warntime + 1e-6)
             t = min(t, since + self._dead_after(p) + 1e-6)
         return t
 
     # ---- incoming -----------------------------------------------------------
-    def receive(self, msg: Message, link: str, now: float) -> list[Action]:
+    def _fresh(self, p: Peer, msg: Message, now: float) -> tuple[bool, list[MembershipAction]]:
+        """Is this message new from this peer (not a replay, not a duplicate)?"""
+        hg = msg.get_int("hg")
+        ts = msg.get_int("ts") or 0
+        seq = msg.get_int("seq")
+        out: list[MembershipAction] = []
+        if hg is not None and p.generation is not None and hg != p.generation:
+            if hg < p.generation and ts <= p.last_ts:
+                return False, [Log(_DEBUG, f"replay from {p.name} (generation {hg} < "
+                                           f"{p.generation}) dropped")]
+            if hg < p.generation:
+                out.append(Log(_WARN, f"node {p.name} restarted with an older generation "
+                                      f"({p.generation} -> {hg}): its state was lost; "
+                                      "taking it as a restart"))
+            else:
+                out.append(Log(_INFO, f"node {p.name} restarted: generation {p.generation} "
+                                      f"-> {hg}"))
+            p.high_seq, p.seen, p.missing = 0, {}, {}
+        if hg is not None:
+            p.generation = hg
+        p.last_ts = max(p.last_ts, ts)
+        if seq is None:
+            return True, out
+        first = p.seen.get(seq)
+        if first is not None or seq <= p.high_seq - SEEN_WINDOW:
+            # the same message on a second link moments later still says that link works
+            return first is not None and now - first < self.timers.keepalive, out
+        return True, out
+
+    def receive(self, msg: Message, link: str, now: float) -> list[MembershipAction]:
         src = msg.get("src")
         if src is None:
-            return [Log("warning", f"message without src on {link} dropped")]
+            return [Log(_WARN, f"message without src on {link} dropped")]
         if src.lower() == self.local.lower():
             return []
         p = self.peers.get(src.lower())
         if p is None:
-            return [Log("warning", f"message from node {src}, not in ha.cf's node list, on "
-                                   f"{link}: dropped (add `node {src}` to ha.cf if it belongs)")]
-        dest = msg.get("dest")
-        out: list[Action] = []
-        hg = msg.get_int("hg")
-        if hg is not None:
-            if p.generation is not None and hg < p.generation:
-                return [Log("debug", f"replay from {p.name} (generation {hg} < "
-                                     f"{p.generation}) dropped")]
-            if p.generation is not None and hg > p.generation:
-                out.append(Log("info", f"node {p.name} restarted: generation {p.generation} "
-                                       f"-> {hg}"))
-                p.high_seq, p.seen, p.missing = 0, set(), {}
-            p.generation = hg
+            return [Log(_WARN, f"message from node {src}, not in ha.cf's node list, on "
+                               f"{link}: dropped (add `node {src}` to ha.cf if it belongs)")]
+        fresh, out = self._fresh(p, msg, now)
+        if not fresh:
+            return out
         uuid = msg.get_bytes("srcuuid")
         if uuid is not None:
             p.uuid = uuid
 
         # The link and the node are alive, whatever the message says.
-        if link not in p.links or p.links[link] != LINK_UP:
-            old = p.links.get(link, LINK_DEAD)
-            p.links[link] = LINK_UP
-            out.append(LinkStatus(p.name, link, old, LINK_UP))
+        old_link = p.links.get(link, LinkState.DEAD)
+        if old_link is not LinkState.UP:
+            p.links[link] = LinkState.UP
+            out.append(LinkStatus(p.name, link, old_link, LinkState.UP))
         p.link_heard[link] = now
         if p.warned and p.heard is not None:
-            out.append(Log("info", f"node {p.name}: heartbeat resumed after "
-                                   f"{int((now - p.heard) * 1000)} ms"))
+            out.append(Log(_INFO, f"node {p.name}: heartbeat resumed after "
+                                  f"{int((now - p.heard) * 1000)} ms"))
         p.heard = now
         p.warned = False
 
         seq = msg.get_int("seq")
-        mtype = msg.get("t")
         if seq is not None:
-            if seq in p.seen or (seq <= p.high_seq - SEEN_WINDOW):
-                return out  # duplicate (several links, or a retransmission we had)
-            p.seen.add(seq)
+            if seq in p.seen:
+                return out  # a duplicate on a second link: counted for that link only
+            p.seen[seq] = now
             p.missing.pop(seq, None)
             if seq > p.high_seq:
                 if p.high_seq and seq > p.high_seq + 1:
@@ -290,26 +318,26 @@ class Membership:
                 p.high_seq = seq
             if len(p.seen) > 2 * SEEN_WINDOW:  # pruned now and then, not per message
                 floor = p.high_seq - SEEN_WINDOW
-                p.seen = {s for s in p.seen if s > floor}
+                p.seen = {s: t for s, t in p.seen.items() if s > floor}
             out.extend(self._request_missing(p, now))
 
+        mtype = msg.get("t")
         if mtype == "status":
-            new = msg.get("st") or UP
-            if new == DEAD:  # a graceful leave
-                new = DEAD
-            if new != p.status:
+            new = _node_state(msg.get("st"))
+            if new is not p.status:
                 out.append(NodeStatus(p.name, p.status, new))
                 p.status = new
-        elif p.status in (DEAD, INIT):
-            out.append(NodeStatus(p.name, p.status, UP))
-            p.status = UP
+        elif p.status in (NodeState.DEAD, NodeState.INIT):
+            out.append(NodeStatus(p.name, p.status, NodeState.UP))
+            p.status = NodeState.UP
 
+        dest = msg.get("dest")
         to_me = dest is None or dest.lower() == self.local.lower()
         if mtype == "NS_rexmit" and to_me:
             out.extend(self._answer_rexmit(msg, p, now))
         elif mtype == "reqnodes" and dest is not None and to_me:
             out.append(self._repnodes(p, now))
-        elif mtype not in PROTOCOL_TYPES and (dest is None or dest.lower() == self.local.lower()):
+        elif mtype not in PROTOCOL_TYPES and to_me:
             out.append(Deliver(msg, p.name))
         out.extend(self._maybe_active())
         return out
@@ -328,7 +356,7 @@ class Membership:
             rep.append("destuuid", p.uuid)
         return Send(self._stamp(rep, now))
 
-    def _request_missing(self, p: Peer, now: float) -> list[Action]:
+    def _request_missing(self, p: Peer, now: float) -> list[MembershipAction]:
         floor = p.high_seq - 2 * MAX_REXMIT_GAP  # too old to ask for: give up on them
         for s in [s for s in p.missing if s < floor]:
             del p.missing[s]
@@ -341,14 +369,14 @@ class Membership:
         req = Message.from_pairs([("t", "NS_rexmit"), ("dest", p.name),
                                   ("firstseq", f"{first:x}"), ("lastseq", f"{last:x}")])
         return [Send(self._stamp(req, now, with_seq=False)),
-                Log("info", f"requesting retransmission of {p.name}'s messages "
-                            f"{first}..{last}")]
+                Log(_INFO, f"requesting retransmission of {p.name}'s messages "
+                           f"{first}..{last}")]
 
-    def _answer_rexmit(self, msg: Message, p: Peer, now: float) -> list[Action]:
+    def _answer_rexmit(self, msg: Message, p: Peer, now: float) -> list[MembershipAction]:
         first, last = msg.get_int("firstseq"), msg.get_int("lastseq")
         if first is None or last is None or last < first:
-            return [Log("warning", f"malformed NS_rexmit from {p.name} dropped")]
-        out: list[Action] = []
+            return [Log(_WARN, f"malformed NS_rexmit from {p.name} dropped")]
+        out: list[MembershipAction] = []
         kept = 0
         for s in range(first, min(last, first + MAX_REXMIT_GAP - 1) + 1):
             old = self.history.get(s)
@@ -364,32 +392,35 @@ class Membership:
             self.resent = {s: t for s, t in self.resent.items() if s > oldest}
         missing = (last - first + 1) - kept
         if missing > 0:
-            out.append(Log("info", f"{p.name} asked for {missing} message(s) no longer in "
-                                   f"history ({first}..{last})"))
+            out.append(Log(_INFO, f"{p.name} asked for {missing} message(s) no longer in "
+                                  f"history ({first}..{last})"))
         return out
 
     # ---- views --------------------------------------------------------------
-    def snapshot(self, now: float | None = None) -> dict[str, object]:
-        nodes: list[dict[str, object]] = [{
-            "name": self.local, "status": self.status, "type": "normal", "local": True,
-            "generation": self.generation, "links": {link: LINK_UP for link in self.links},
-        }]
+    def view(self, now: float) -> list[NodeView]:
+        """Every node, this one first (read-only)."""
+        nodes = [NodeView(self.local, self.status, True, self.generation, None,
+                          tuple(LinkView(link, LinkState.UP) for link in self.links))]
         for p in self.peers.values():
-            nodes.append({
-                "name": p.name, "status": p.status, "type": "normal", "local": False,
-                "generation": p.generation,
-                "last_heard_ago": None if p.heard is None or now is None
-                else round(now - p.heard, 3),
-                "links": dict(p.links),
-            })
-        return {"local": self.local, "status": self.status, "generation": self.generation,
-                "seq": self.seq, "nodes": nodes}
+            nodes.append(NodeView(
+                p.name, p.status, False, p.generation,
+                None if p.heard is None else round(now - p.heard, 3),
+                tuple(LinkView(link, st) for link, st in p.links.items())))
+        return nodes
 
-    def peer_status(self, node: str) -> str | None:
+    def peer_status(self, node: str) -> NodeState | None:
         if node.lower() == self.local.lower():
             return self.status
         p = self.peers.get(node.lower())
         return p.status if p else None
 
     def live_peers(self) -> Iterable[str]:
-        return [p.name for p in self.peers.values() if p.status not in (DEAD, INIT)]
+        return [p.name for p in self.peers.values() if p.status.alive]
+
+
+def _node_state(word: str | None) -> NodeState:
+    """A peer's announced status; words hapulse does not know count as `up`."""
+    try:
+        return NodeState(word or "up")
+    except ValueError:
+        return NodeState.UP

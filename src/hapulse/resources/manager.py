@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hapulse.config import ResourceGroup
 from hapulse.resources.agent import Agent, LogFn, Result
+from hapulse.resources.ipaddr import IPaddr
 from hapulse.resources.scripts import make_agent
 
 
@@ -58,3 +59,10 @@ class ResourceManager:
 
     async def status(self, group: ResourceGroup) -> dict[str, bool]:
         return {a.text: (await a.status()).ok for a in self.agents(group)}
+
+    async def readvertise(self, group: ResourceGroup) -> None:
+        """Announce the group's addresses again (a gratuitous ARP burst): starting an
+        address that is already here only re-sends the burst."""
+        for agent in self.agents(group):
+            if isinstance(agent, IPaddr):
+                await agent.start()

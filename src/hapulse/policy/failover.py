@@ -1,0 +1,431 @@
+"""Who should own which resource group (pure, sans-I/O).
+
+Fed node states, peers' resource messages and the results of resource
+actions, it returns what to do: acquire or release a group, tell the
+peers, write a log line. Each decision reads the current picture of the
+cluster and says why in its log line.
+
+Rules (Heartbeat's haresources semantics):
+- A group is held by at most one live node. This node acquires a group
+  only when no live peer holds it or may hold it: at start-up it waits
+  until every peer is known (heard, or dead after initdead) and every live
+  peer has announced what it holds (or had ANNOUNCE_WAIT seconds to).
+- The preferred node (haresources) acquires its groups; a node takes over
+  the groups of a dead peer.
+- ``auto_failback on`` (and ``legacy``): when the preferred node is back,
+  the holder releases, announces, and the preferred node acquires.
+  ``off``: the holder keeps the group.
+- ``standby`` gives groups to the peer (the peer acquires once they are
+  released); ``takeover`` asks the peer to give them here. ``local`` means
+  the groups this node is preferred for, ``foreign`` the others.
+- A graceful shutdown releases every group, announces, then leaves; the
+  peer takes the groups at once, without waiting for deadtime.
+- A failed acquisition releases the group and marks it failed here: it is
+  not retried here until the cluster changes, and the peer may take it.
+- A failed release keeps the group *held* here (state ``failed``): it may
+  still run, so no peer is told it may start it.
+- **Split brain**: when a live peer announces a group this node runs too
+  (a cut heartbeat link healed, a frozen node resumed), one holder keeps
+  it and the other releases, the same choice on both sides: the preferred
+  node under ``on``/``legacy`` when it is a holder, else the holder whose
+  name sorts first. The keeper re-advertises the group's addresses at once
+  (gratuitous ARP), so clients that followed the other holder come back.
+
+Messages: ``t=resource`` with ``rsc_hold`` (``none``, ``local``,
+``foreign``, ``all``, as Heartbeat's) and hapulse's ``hp_held`` (the group
+ids held), ``hp_give`` (groups handed to the peer), ``hp_failed``; and
+``t=hp_takeover`` with ``hp_groups``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hapulse.actions import (
+    Acquire,
+    Log,
+    PolicyAction,
+    Readvertise,
+    Release,
+    SendCluster,
+    ShutdownComplete,
+)
+from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
+from hapulse.wire.message import Message
+
+ANNOUNCE_WAIT = 3.0  # seconds a live peer has to announce its groups after we first see it
+_STOPPED, _STARTING, _RUNNING = GroupState.STOPPED, GroupState.STARTING, GroupState.RUNNING
+_STOPPING, _FAILED = GroupState.STOPPING, GroupState.FAILED
+_INFO, _ERROR, _CRIT = LogLevel.INFO, LogLevel.ERROR, LogLevel.CRITICAL
+
+
+@dataclass
+class PeerInfo:
+    status: NodeState = NodeState.INIT
+    announced: bool = False
+    held: set[str] = field(default_factory=set)
+    given: set[str] = field(default_factory=set)  # groups this peer handed to us
+    failed: set[str] = field(default_factory=set)  # groups that failed to start there
+    seen_at: float | None = None  # when it came alive (its time to announce starts)
+
+    def waited_out(self, now: float) -> bool:
+        """Its time to announce has passed (a Heartbeat peer may never announce)."""
+        return self.seen_at is not None and now - self.seen_at >= ANNOUNCE_WAIT
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: str
+    preferred: str
+    here: GroupState
+    peers: tuple[str, ...]  # live peers that announced holding it
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    rsc_hold: str
+    groups: tuple[GroupView, ...]
+    split_brains: int
+
+
+class Policy:
+    def __init__(self, local: str, nodes: Sequence[str], groups: Mapping[str, str],
+                 auto_failback: str, now: float) -> None:
+        """`groups`: group id -> preferred node, in haresources order."""
+        self.local = local
+        self.auto_failback = auto_failback
+        self.groups: dict[str, str] = {}
+        self.state: dict[str, GroupState] = {}
+        self.peers: dict[str, PeerInfo] = {}
+        self.failed_here: set[str] = set()
+        self.giving: set[str] = set()  # groups we release for the peer (standby)
+        self.retiring: set[str] = set()  # groups gone from haresources, being released
+        self.split_brains = 0
+        self._contested: set[tuple[str, str]] = set()  # (peer, group) split brains seen
+        self.shutting_down = False
+        self.set_nodes(nodes)
+        self.set_groups(groups, changed=())
+
+    # ---- configuration --------------------------------------------------------
+    def set_nodes(self, nodes: Sequence[str]) -> None:
+        keep = {n for n in nodes if not self._is_local(n)}
+        self.peers = {n: self._peer(n) or PeerInfo() for n in keep}
+
+    def set_groups(self, groups: Mapping[str, str], changed: Iterable[str]) -> list[PolicyAction]:
+        """New haresources groups: added ones may start, removed or `changed` ones held
+        here are released (a changed one then starts again by the same rules)."""
+        out: list[PolicyAction] = []
+        for gid in [g for g in self.groups if g not in groups or g in set(changed)]:
+            if self.state[gid] in (_RUNNING, _STARTING):
+                self.state[gid] = _STOPPING
+                out.append(Log(_INFO, f"{gid}: haresources changed; releasing it"))
+                out.append(Release(gid))
+            if gid not in groups:
+                if self.state[gid].held:
+                    self.retiring.add(gid)
+                else:
+                    del self.state[gid]
+        self.groups = dict(groups)
+        for gid in self.groups:
+            self.state.setdefault(gid, _STOPPED)
+        return out
+
+    # ---- helpers --------------------------------------------------------------
+    def _is_local(self, node: str) -> bool:
+        return node.lower() == self.local.lower()
+
+    def _peer(self, node: str) -> PeerInfo | None:
+        for name, p in self.peers.items():
+            if name.lower() == node.lower():
+                return p
+        return None
+
+    def _held_by_peer(self, gid: str) -> bool:
+        return any(p.status.alive and gid in p.held for p in self.peers.values())
+
+    def _preferred_alive(self, gid: str) -> bool:
+        node = self.groups[gid]
+        if self._is_local(node):
+            return True
+        p = self._peer(node)
+        return p is not None and p.status.alive
+
+    def settled(self, now: float) -> bool:
+        """Every peer known; every live peer has announced (or had its chance to)."""
+        return all(p.status is not NodeState.INIT
+                   and (not p.status.alive or p.announced or p.waited_out(now))
+                   for p in self.peers.values())
+
+    def held(self) -> set[str]:
+        """Groups this node may have running: until a stop completes, it still holds them."""
+        return {g for g, st in self.state.items() if st.held}
+
+    def rsc_hold(self) -> str:
+        held = self.held()
+        local = {g for g in held if g in self.groups and self._is_local(self.groups[g])}
+        foreign = held - local
+        if local and foreign:
+            return "all"
+        return "local" if local else "foreign" if foreign else "none"
+
+    def cl_rscstatus(self, now: float) -> str:
+        """`cl_status rscstatus` as Heartbeat 3.0.6 answers it (measured against it).
+
+        Heartbeat tracks what a node holds only with nice_failback (auto_failback
+        on or off); in legacy mode it always answers `none`. Otherwise `local`
+        means "every group preferred here runs here" (true for a node that
+        prefers none), `foreign` that it runs groups preferred elsewhere,
+        `transition` while a group starts or stops, and `none` until the
+        initial acquisition is over.
+        """
+        if self.auto_failback == "legacy":
+            return "none"
+        if any(st in (_STARTING, _STOPPING) for st in self.state.values()):
+            return "transition"
+        if not self.settled(now):
+            return "none"
+        mine = [g for g, node in self.groups.items() if self._is_local(node)]
+        local = all(self.state[g] is _RUNNING for g in mine)
+        foreign = any(self.state[g] is _RUNNING for g in self.groups if g not in mine)
+        return {(True, True): "all", (True, False): "local",
+                (False, True): "foreign", (False, False): "none"}[(local, foreign)]
+
+    def _announce(self, hello: bool = False) -> SendCluster:
+        """Tell the peers what this node holds; `hello` asks them to answer likewise."""
+        msg = Message.from_pairs([
+            ("t", "resource"), ("rsc_hold", self.rsc_hold()), ("rtype", "full"),
+            ("isstable", "1" if all(s in (_RUNNING, _STOPPED, _FAILED)
+                                    for s in self.state.values()) else "0"),
+            ("hp_held", " ".join(sorted(self.held()))),
+            ("hp_give", " ".join(sorted(self.giving))),
+            ("hp_failed", " ".join(sorted(self.failed_here))),
+        ])
+        if hello:
+            msg.append("hp_hello", "1")
+        return SendCluster(msg)
+
+    # ---- decisions ------------------------------------------------------------
+    def decide(self, now: float) -> list[PolicyAction]:
+        out: list[PolicyAction] = []
+        if self.shutting_down:
+            return out
+        out.extend(self._resolve_split_brain())
+        settled = self.settled(now)
+        for gid, pref in self.groups.items():
+            st = self.state[gid]
+            if st is _RUNNING and gid not in self.giving and not self._is_local(pref):
+                p = self._peer(pref)
+                if (self.auto_failback in ("on", "legacy") and p is not None and p.status.alive
+                        and p.announced and gid not in p.given and gid not in p.failed):
+                    self.state[gid] = _STOPPING
+                    out.append(Log(_INFO, f"auto_failback: giving {gid} back to its preferred "
+                                          f"node {pref}"))
+                    out.append(Release(gid))
+                continue
+            if st is not _STOPPED or not settled or gid in self.failed_here:
+                continue
+            if self._held_by_peer(gid) or gid in self.giving:
+                continue
+            given = any(p.status.alive and gid in p.given for p in self.peers.values())
+            if self._is_local(pref):
+                why = f"{gid}: preferred here and held by no live node"
+            elif given:
+                why = f"{gid}: handed over by its holder (standby)"
+            elif not self._preferred_alive(gid):
+                why = f"{gid}: preferred node {pref} is dead; taking over"
+            elif gid in self._failed_by(pref):
+                why = f"{gid}: failed on {pref}; taking it here"
+            else:
+                continue
+            self.state[gid] = _STARTING
+            out.append(Log(_INFO, why))
+            out.append(Acquire(gid))
+        return out
+
+    def _keeper(self, gid: str, peer: str) -> str:
+        """Who keeps a group both this node and `peer` hold: the same answer on both."""
+        pref = self.groups[gid]
+        holders = [self.local, peer]
+        if self.auto_failback in ("on", "legacy"):
+            for h in holders:
+                if h.lower() == pref.lower():
+                    return h
+        return min(holders, key=str.lower)
+
+    def _resolve_split_brain(self) -> list[PolicyAction]:
+        out: list[PolicyAction] = []
+        for name, p in self.peers.items():
+            if not p.status.alive:
+                continue
+            for gid in sorted(p.held & self.groups.keys()):
+                if self.state[gid] not in (_RUNNING, _STARTING):
+                    continue
+                if (name, gid) in self._contested:
+                    continue
+                self._contested.add((name, gid))
+                self.split_brains += 1
+                keeper = self._keeper(gid, name)
+                out.append(Log(_CRIT, f"Cluster node {name} returning after partition."))
+                out.append(Log(_CRIT, f"split brain: {self.local} and {name} both hold {gid}; "
+                                      f"{keeper} keeps it, the other releases it "
+                                      "(see docs/resources.md#split-brain)"))
+                if self._is_local(keeper):
+                    out.append(Readvertise(gid))
+                else:
+                    self.state[gid] = _STOPPING
+                    out.append(Release(gid))
+        return out
+
+    def _failed_by(self, node: str) -> set[str]:
+        p = self._peer(node)
+        return p.failed if p else set()
+
+    # ---- inputs ---------------------------------------------------------------
+    def on_node_status(self, node: str, status: NodeState, now: float) -> list[PolicyAction]:
+        p = self._peer(node)
+        if p is None:
+            return []
+        was_alive = p.status.alive
+        p.status = status
+        out: list[PolicyAction] = []
+        if status.alive and not was_alive:
+            p.seen_at = now
+            p.announced = False
+            p.held.clear()
+            self.failed_here.clear()  # the cluster changed: try again
+            out.append(self._announce(hello=True))
+        if status is NodeState.DEAD:
+            lost = sorted(p.held)
+            p.held.clear()
+            p.given.clear()
+            p.announced = False
+            self.failed_here.clear()
+            self.giving.clear()
+            self._contested = {c for c in self._contested if c[0] != node}
+            if lost:
+                out.append(Log(_INFO, f"node {node} is dead; it held {', '.join(lost)}"))
+        out.extend(self.decide(now))
+        return out
+
+    def on_message(self, msg: Message, node: str, now: float) -> list[PolicyAction]:
+        p = self._peer(node)
+        if p is None:
+            return []
+        t = msg.get("t")
+        out: list[PolicyAction] = []
+        if t == "resource":
+            p.announced = True
+            held = msg.get("hp_held")
+            if held is not None:
+                p.held = set(held.split())
+                p.given = set((msg.get("hp_give") or "").split())
+                p.failed = set((msg.get("hp_failed") or "").split())
+            else:  # a Heartbeat node: rsc_hold from its point of view
+                hold = msg.get("rsc_hold") or "none"
+                p.held = {g for g, pref in self.groups.items()
+                          if (hold in ("all", "local") and pref.lower() == node.lower())
+                          or (hold in ("all", "foreign") and pref.lower() != node.lower())}
+            self.giving -= p.held
+            self._contested = {c for c in self._contested if c[0] != node or c[1] in p.held}
+            if msg.get("hp_hello") == "1":  # a (re)started peer: tell it what we hold
+                out.append(self._announce())
+        elif t == "starting":
+            # A Heartbeat node starting its resource manager waits for every live peer's
+            # `resource` answer to its `starting` before it takes its groups; an
+            # announcement sent before it asked does not count for it.
+            out.append(self._announce())
+        elif t == "hp_takeover":
+            wanted = set((msg.get("hp_groups") or "").split())
+            out.extend(self._give(wanted & self.held(), why=f"takeover by {node}"))
+        out.extend(self.decide(now))
+        return out
+
+    def on_resource_done(self, group_id: str, op: GroupOp, ok: bool,
+                         now: float) -> list[PolicyAction]:
+        out: list[PolicyAction] = []
+        if op is GroupOp.ACQUIRE:
+            if ok:
+                self.state[group_id] = _RUNNING
+            else:
+                self.failed_here.add(group_id)
+                out.append(Log(_ERROR, f"{group_id} failed to start here; leaving it to a "
+                                       "peer"))
+                self.state[group_id] = _STOPPED
+        elif ok:
+            self.state[group_id] = _STOPPED
+        else:
+            self.state[group_id] = _FAILED
+            out.append(Log(_CRIT, f"{group_id} failed to stop here and may still run: it "
+                                  "stays held by this node (no peer will start it); stop it "
+                                  "by hand, then `hapulse cleanup` or restart hapulse"))
+        if group_id in self.retiring and self.state[group_id] is _STOPPED:
+            self.retiring.discard(group_id)
+            del self.state[group_id]
+        out.append(self._announce())
+        if self.shutting_down and not any(s in (_RUNNING, _STARTING, _STOPPING)
+                                          for s in self.state.values()):
+            out.append(ShutdownComplete())
+            return out
+        out.extend(self.decide(now))
+        return out
+
+    def _give(self, groups: set[str], why: str) -> list[PolicyAction]:
+        out: list[PolicyAction] = []
+        for gid in sorted(groups):
+            self.giving.add(gid)
+            if self.state[gid] in (_RUNNING, _STARTING):
+                self.state[gid] = _STOPPING
+                out.append(Log(_INFO, f"{why}: releasing {gid} for the peer"))
+                out.append(Release(gid))
+        out.append(self._announce())
+        return out
+
+    def _select(self, which: str) -> set[str]:
+        local = {g for g, n in self.groups.items() if self._is_local(n)}
+        return {"local": local, "foreign": set(self.groups) - local}.get(which, set(self.groups))
+
+    def standby(self, which: str, now: float) -> list[PolicyAction]:
+        if not any(p.status.alive for p in self.peers.values()):
+            return [Log(LogLevel.WARNING, "standby refused: no live peer to take the groups")]
+        return self._give(self._select(which) & self.held(), why=f"standby {which}")
+
+    def takeover(self, which: str, now: float) -> list[PolicyAction]:
+        wanted = self._select(which) - self.held()
+        self.giving -= wanted
+        self.failed_here -= wanted
+        msg = Message.from_pairs([("t", "hp_takeover"), ("hp_groups", " ".join(sorted(wanted)))])
+        return [self._announce(), SendCluster(msg),
+                Log(_INFO, f"takeover {which}: asking for "
+                           f"{', '.join(sorted(wanted)) or 'nothing'}"),
+                *self.decide(now)]
+
+    def shutdown(self, now: float) -> list[PolicyAction]:
+        self.shutting_down = True
+        out: list[PolicyAction] = []
+        for gid in reversed(list(self.state)):
+            if self.state[gid] in (_RUNNING, _STARTING):
+                self.state[gid] = _STOPPING
+                out.append(Release(gid))
+        out.append(self._announce())
+        if not any(isinstance(a, Release) for a in out):
+            out.append(ShutdownComplete())
+        return out
+
+    def tick(self, now: float) -> list[PolicyAction]:
+        return self.decide(now)
+
+    def next_deadline(self, now: float) -> float | None:
+        """When a live peer's time to announce runs out (then `tick` decides again)."""
+        waits = [p.seen_at + ANNOUNCE_WAIT for p in self.peers.values()
+                 if p.status.alive and not p.announced and p.seen_at is not None
+                 and not p.waited_out(now)]
+        return min(waits) + 1e-3 if waits else None
+
+    def view(self) -> PolicyView:
+        return PolicyView(
+            rsc_hold=self.rsc_hold(),
+            groups=tuple(GroupView(g, self.groups.get(g, ""), st, tuple(sorted(
+                n for n, p in self.peers.items() if p.status.alive and g in p.held)))
+                for g, st in self.state.items()),
+            split_brains=self.split_brains)

@@ -1,0 +1,75 @@
+"""What a reload changes (pure): applied live, or refused because it needs a restart.
+
+``hapulse reload`` (SIGHUP) re-reads the three files. Timers, the node
+list, auto_failback, the haresources groups, the keys and the logging
+directives apply at once; the media, the UDP port, the serial speed, the
+local node's name and the scheduling (realtime, rtprio) need a restart,
+and a reload that changes any of them is refused whole, naming them, with
+the running configuration kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hapulse.config import Config, ResourceGroup
+
+
+@dataclass(frozen=True)
+class ReloadPlan:
+    restart_needed: tuple[str, ...]  # what changed that only a restart applies
+    changes: tuple[str, ...]  # what changes live, in words
+    groups_added: tuple[str, ...]
+    groups_removed: tuple[str, ...]
+    groups_changed: tuple[str, ...]  # same id, other resources or preferred node
+    keys_changed: bool
+    logging_changed: bool
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def _differ(name: str, old: object, new: object) -> str | None:
+    return None if old == new else f"{name} ({old} -> {new})"
+
+
+def plan_reload(old: Config, new: Config) -> ReloadPlan:
+    o, n = old.hacf, new.hacf
+    restart = [d for d in (
+        _differ("node name", old.node, new.node),
+        _differ("media", ", ".join(f"{m.kind} {m.link}" for m in o.media),
+                ", ".join(f"{m.kind} {m.link}" for m in n.media)) if o.media != n.media else None,
+        _differ("udpport", o.udpport, n.udpport),
+        _differ("baud", o.baud, n.baud),
+        _differ("realtime", o.realtime, n.realtime),
+        _differ("rtprio", o.rtprio, n.rtprio),
+        _differ("msgfmt", o.msgfmt, n.msgfmt),
+    ) if d]
+    live = [d for d in (
+        _differ("keepalive", o.keepalive, n.keepalive),
+        _differ("deadtime", o.deadtime, n.deadtime),
+        _differ("warntime", o.warntime, n.warntime),
+        _differ("initdead", o.initdead, n.initdead),
+        _differ("nodes", " ".join(o.nodes), " ".join(n.nodes)),
+        _differ("auto_failback", o.auto_failback, n.auto_failback),
+    ) if d]
+    before = {g.id: g for g in old.groups}
+    after = {g.id: g for g in new.groups}
+    added = tuple(g for g in after if g not in before)
+    removed = tuple(g for g in before if g not in after)
+    changed = tuple(g for g in after if g in before and not _same_group(before[g], after[g]))
+    live += [f"group {g} added" for g in added] + [f"group {g} removed" for g in removed]
+    live += [f"group {g} changed" for g in changed]
+    keys = old.authkeys != new.authkeys
+    if keys:
+        live.append("authkeys")
+    logging = (o.logfile, o.debugfile, o.logfacility, o.debug) != (
+        n.logfile, n.debugfile, n.logfacility, n.debug)
+    if logging:
+        live.append("logging")
+    return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging)
+
+
+def _same_group(a: ResourceGroup, b: ResourceGroup) -> bool:
+    return a.node.lower() == b.node.lower() and a.resources == b.resources

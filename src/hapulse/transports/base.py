@@ -1,0 +1,33 @@
+"""What every Heartbeat medium is: its face to the daemon and its counters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+OnPacket = Callable[[bytes, str], None]
+"""Called with each datagram (or serial frame) and where it came from."""
+
+
+@dataclass
+class Counters:
+    packets_in: int = 0
+    packets_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    errors: int = 0
+
+
+class Transport(Protocol):
+    """A medium: ``link`` is the link name Heartbeat reports (interface or device)."""
+
+    kind: str
+    link: str
+    counters: Counters
+
+    async def start(self, on_packet: OnPacket) -> None: ...
+
+    def send(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
