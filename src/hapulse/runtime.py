@@ -90,9 +90,13 @@ def _fix(code: int | None, directory: Path, option: str) -> str:
     return f"check {directory}, or give {option} DIR"
 
 
-def describe_os_error(exc: OSError, doing: str, directory: Path, option: str) -> str:
-    """`PATH: cannot DOING: STRERROR (ENAME); FIX` for an OSError on a state or run dir."""
-    path = exc.filename if exc.filename is not None else directory
+def describe_os_error(exc: OSError, doing: str, directory: Path, option: str,
+                      file: Path | None = None) -> str:
+    """`PATH: cannot DOING: STRERROR (ENAME); FIX` for an OSError on a state or run dir.
+
+    PATH is the one the error names, else `file` (a write() error names none), else
+    `directory`."""
+    path = exc.filename if exc.filename is not None else (file or directory)
     if exc.errno is None:  # e.g. "AF_UNIX path too long"
         words = str(exc)
         fix = f"give {option} a shorter path" if "too long" in words else _fix(None, directory,
@@ -104,11 +108,11 @@ def describe_os_error(exc: OSError, doing: str, directory: Path, option: str) ->
 
 
 @contextlib.contextmanager
-def _io(doing: str, directory: Path, option: str) -> Iterator[None]:
+def _io(doing: str, directory: Path, option: str, file: Path | None = None) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise StateDirError(describe_os_error(exc, doing, directory, option)) from None
+        raise StateDirError(describe_os_error(exc, doing, directory, option, file)) from None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -146,7 +150,7 @@ class StateDir:
         if len(data) == 16:
             return data
         value = uuidlib.uuid4().bytes
-        with _io("write the node's uuid", self.path, self.OPTION):
+        with _io("write the node's uuid", self.path, self.OPTION, f):
             _atomic_write(f, value)
         return value
 
@@ -170,7 +174,8 @@ class StateDir:
     def bump_generation(self) -> int:
         """generation() + 1, written and fsynced before it is returned."""
         gen = self.generation() + 1
-        with _io("write the generation file", self.path, self.OPTION):
+        with _io("write the generation file", self.path, self.OPTION,
+                 self.path / GENERATION_NAME):
             _atomic_write(self.path / GENERATION_NAME, f"{gen}\n".encode())
         return gen
 
@@ -198,7 +203,7 @@ class PidLock:
                 "stop it first (`hapulse stop`) or give another --run-dir"
             ) from None
         try:
-            with _io("write the pid file", run_dir, self.OPTION):
+            with _io("write the pid file", run_dir, self.OPTION, self.path):
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
         except StateDirError:
