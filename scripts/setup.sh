@@ -17,6 +17,7 @@ APT_PACKAGES=(
     iproute2 iputils-ping procps psmisc curl socat tcpdump util-linux
     heartbeat resource-agents keepalived stress-ng ethtool
     systemd  # systemd-analyze verifies the unit file (no running systemd needed)
+    cluster-glue  # the stonith tool and its plugins (STONITH)
 )
 
 missing=()
