@@ -400,7 +400,7 @@ def control_request(run_dir: Path, cmd: str, timeout: float = 10.0, **args: Any)
     """One request to the daemon; ControlNotRunning / ControlPermissionError / ControlError."""
     path = Path(run_dir) / SOCKET_NAME
     denied = (f"{path}: permission denied: the control socket is root only; "
-              f"run this command as root (sudo hapulse {cmd})")
+              "run this command as root (with sudo)")
     try:
         os.stat(path)
     except FileNotFoundError:

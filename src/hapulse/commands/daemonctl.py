@@ -68,7 +68,8 @@ def _running(args: argparse.Namespace, starting: bool = False) -> int | None:
     except ControlError as exc:
         if starting and "did not answer" in str(exc):
             return None  # still coming up
-        raise UserError(str(exc), code=exc.exit_code) from exc
+        raise UserError(f"cannot tell whether hapulse runs: {exc}", code=exc.exit_code) \
+            from exc
     pid = reply.get("pid")
     return int(pid) if isinstance(pid, int) else None
 
