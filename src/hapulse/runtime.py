@@ -415,7 +415,9 @@ def control_request(run_dir: Path, cmd: str, timeout: float = 10.0, **args: Any)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(str(path))
-            s.sendall(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                # a refusal may be sent and the socket closed before our request is read
+                s.sendall(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
             while not buf.endswith(b"\n") and len(buf) < 64 * 1024 * 1024:
                 chunk = s.recv(65536)
                 if not chunk:
