@@ -25,8 +25,8 @@ What the oracle judges is the *file*, not this machine (documented choice):
 - every interface named by `bcast`/`mcast`/`ucast` is created (a dummy link
   with an address, an alias label for `eth0:1`), because the bcast and mcast
   plugins refuse an interface that does not exist;
-- every `ucast` peer that is not an address gets an /etc/hosts line (the
-  cluster it came from resolved it);
+- every `ucast` peer and `ping` node that is not an address gets an
+  /etc/hosts line (the cluster it came from resolved it);
 - a `respawn`/`failfast` program missing here gets an executable stub at its
   path (an overlay over the deepest directory that exists), because Heartbeat
   refuses a missing program and the 2008-era paths (/usr/lib/heartbeat/ipfail)
@@ -113,12 +113,17 @@ def interfaces(hacf: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", n)))
 
 
-def ucast_names(hacf: str) -> list[str]:
+def host_names(hacf: str) -> list[str]:
+    """Peers and ping nodes given by name (ucast, ping, ping_group)."""
     out = []
     for words in directives(hacf):
-        if words[0] == "ucast" and len(words) > 2 and not re.fullmatch(r"[0-9.]+", words[2]):
+        if words[0] == "ucast" and len(words) > 2:
             out.append(words[2])
-    return out
+        elif words[0] == "ping":
+            out += words[1:]
+        elif words[0] == "ping_group":
+            out += words[2:]
+    return [n for n in dict.fromkeys(out) if not re.fullmatch(r"[0-9.]+", n)]
 
 
 def respawn_programs(hacf: str) -> list[str]:
@@ -134,7 +139,7 @@ def inner_script(work: Path, node: str, hacf: str, query: bool) -> str:
     lines = [
         "set -u",
         "mount --make-rprivate /",
-        f"hostname {q(node)}",
+        f"printf %s {q(node)} > /proc/sys/kernel/hostname",
         f"mount --bind {q(str(work / 'ha.d'))} /etc/ha.d",
         f"mount --bind {q(str(work / 'hosts'))} /etc/hosts",
         f"mount --bind {q(str(work / 'lib'))} /var/lib/heartbeat",
@@ -202,7 +207,7 @@ def prepare(work: Path, case: Path, node: str, hacf: str) -> None:
     shutil.copy(keys, work / "ha.d" / "authkeys")
     (work / "ha.d" / "authkeys").chmod(0o600)
     hosts = ["127.0.0.1 localhost", f"127.0.1.1 {node}"]
-    hosts += [f"10.250.0.{i + 1} {n}" for i, n in enumerate(ucast_names(hacf))]
+    hosts += [f"10.250.0.{i + 1} {n}" for i, n in enumerate(host_names(hacf))]
     (work / "hosts").write_text("\n".join(hosts) + "\n")
     import grp
     import pwd

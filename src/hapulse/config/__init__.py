@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from hapulse.config.authkeys import parse_authkeys
-from hapulse.config.hacf import DIRECTIVES, parse_hacf, parse_time
+from hapulse.config.hacf import DIRECTIVES, hbparameters, parse_hacf, parse_time
 from hapulse.config.haresources import parse_haresources
 from hapulse.config.model import (
     AuthKeys,
@@ -23,7 +23,7 @@ from hapulse.config.model import (
 __all__ = [
     "DIRECTIVES", "AuthKeys", "Config", "ConfigError", "Diagnostic", "Directive", "HaCf",
     "Medium", "ResourceGroup", "ResourceSpec", "load_config", "load_config_or_raise",
-    "parse_authkeys", "parse_hacf", "parse_haresources", "parse_time",
+    "hbparameters", "parse_authkeys", "parse_hacf", "parse_haresources", "parse_time",
 ]
 
 
@@ -78,7 +78,7 @@ def load_config(
     if text is not None:
         groups, d = parse_haresources(text, str(res_path), hacf.nodes if hacf else None)
         diags.extend(d)
-    local = node or local_node_name()
+    local = (node or local_node_name()).lower()  # Heartbeat lower-cases it too
     if hacf is not None and hacf.nodes:
         match = [n for n in hacf.nodes if n.lower() == local.lower()]
         if not match:

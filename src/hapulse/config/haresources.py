@@ -48,7 +48,9 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     buf = ""
     start = 0
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        body = raw.split("#", 1)[0].rstrip()
+        # Heartbeat continues a line only when the backslash is its very last
+        # character (`\\ ` with a trailing space does not continue)
+        body = raw.split("#", 1)[0]
         if not buf:
             start = lineno
         if body.endswith("\\"):
@@ -97,8 +99,9 @@ def parse_haresources(
                                     "unknown-node"))
             continue
         if len(words) < 2:
-            diags.append(Diagnostic(path, lineno, "error",
-                                    f"node `{node}` has no resources: write `{node} RESOURCE...`",
+            diags.append(Diagnostic(path, lineno, "warning",
+                                    f"node `{node}` has no resources (Heartbeat accepts the line "
+                                    f"and does nothing with it): write `{node} RESOURCE...`",
                                     "empty-group"))
             continue
         specs: list[ResourceSpec] = []
@@ -106,14 +109,16 @@ def parse_haresources(
         for word in words[1:]:
             spec, problem = parse_resource(word)
             if problem:
-                diags.append(Diagnostic(path, lineno, "error", problem, "bad-resource"))
-                ok = False
+                diags.append(Diagnostic(path, lineno, "warning", problem + " (Heartbeat starts "
+                                        "and the resource fails when it is acquired)",
+                                        "bad-resource"))
             elif spec is not None:
                 if spec.text in seen:
-                    diags.append(Diagnostic(path, lineno, "error",
-                                            f"resource `{spec.text}` already in the group on "
-                                            f"line {seen[spec.text]}", "duplicate-resource"))
-                    ok = False
+                    diags.append(Diagnostic(path, lineno, "warning",
+                                            f"resource `{spec.text}` is also in the group on "
+                                            f"line {seen[spec.text]}: whichever node holds either "
+                                            "group runs it, and releasing one stops it for both",
+                                            "duplicate-resource"))
                 seen[spec.text] = lineno
                 specs.append(spec)
         if ok:

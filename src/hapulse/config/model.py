@@ -57,6 +57,7 @@ class Medium:
     device: str | None = None
     baud: int | None = None
     line: int = 0
+    host: str | None = None  # the ucast peer as written, when it is a name
 
     @property
     def link(self) -> str:
@@ -70,6 +71,7 @@ class HaCf:
     deadtime: float = 30.0
     warntime: float = 10.0
     initdead: float = 30.0
+    deadping: float = 30.0
     udpport: int = 694
     baud: int = 19200
     media: tuple[Medium, ...] = ()
