@@ -403,7 +403,7 @@ def control_request(run_dir: Path, cmd: str, timeout: float = 10.0, **args: Any)
               "run this command as root (with sudo)")
     try:
         os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ControlNotRunning(f"hapulse is not running (no control socket at {path})") \
             from None
     except PermissionError:

@@ -172,3 +172,9 @@ def test_a_read_only_run_dir_at_start(tmp_path: Path) -> None:
 def test_a_corrupt_generation_at_start(tmp_path: Path) -> None:
     r = start_in_mount_ns(tmp_path, 'printf "gen=7\\n" > "$STATE/hb_generation"')
     assert_one_clear_line(r, "hb_generation", "corrupt", "date +%s >")
+
+
+@pytest.mark.usefixtures("mountable")
+def test_a_file_in_place_of_the_run_dir_at_start(tmp_path: Path) -> None:
+    r = start_in_mount_ns(tmp_path, 'rmdir "$RUN" && echo x > "$RUN"')
+    assert_one_clear_line(r, str(tmp_path / "run"), "File exists (EEXIST)", "--run-dir")

@@ -84,7 +84,7 @@ def _start_error(exc: OSError, args: argparse.Namespace) -> UserError:
     elif name.startswith(str(args.run_dir)):
         directory, option = args.run_dir, "--run-dir"
     else:
-        directory, option = Path(name or ".").parent, "the path's option"
+        directory, option = Path(name or ".").parent, "--state-dir or --run-dir"
     return UserError(describe_os_error(exc, "start", directory, option), code=EXIT_STATE_DIR)
 
 
