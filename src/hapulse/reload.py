@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hapulse.config import Config, ResourceGroup
+from hapulse.config import Config, Medium, ResourceGroup
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,7 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     o, n = old.hacf, new.hacf
     restart = [d for d in (
         _differ("node name", old.node, new.node),
-        _differ("media", ", ".join(f"{m.kind} {m.link}" for m in o.media),
-                ", ".join(f"{m.kind} {m.link}" for m in n.media)) if o.media != n.media else None,
+        _differ("media", _media(o.media), _media(n.media)),
         _differ("udpport", o.udpport, n.udpport),
         _differ("baud", o.baud, n.baud),
         _differ("realtime", o.realtime, n.realtime),
@@ -69,6 +68,12 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     if logging:
         live.append("logging")
     return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging)
+
+
+def _media(media: tuple[Medium, ...]) -> str:
+    """The media as they run (their line numbers in ha.cf do not matter)."""
+    return ", ".join(" ".join(str(v) for v in (m.kind, m.link, m.address, m.port, m.ttl,
+                                               m.loop) if v is not None) for m in media)
 
 
 def _same_group(a: ResourceGroup, b: ResourceGroup) -> bool:

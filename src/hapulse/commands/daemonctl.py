@@ -157,7 +157,9 @@ def run_reload(args: argparse.Namespace) -> int:
     for d in reply.get("diagnostics", []) or []:  # type: ignore[attr-defined]
         print(d)
     if not reply.get("ok"):
-        print("hapulse: reload refused; the running configuration stays", file=sys.stderr)
+        why = reply.get("error")
+        print(f"hapulse: reload refused{f': {why}' if why else ''}; the running "
+              "configuration stays", file=sys.stderr)
         return 1
     print("configuration reloaded")
     return 0
