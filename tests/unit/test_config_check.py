@@ -104,7 +104,7 @@ def test_deadtime_not_above_keepalive(tmp_path: Path, capsys: pytest.CaptureFixt
     _hacf(d, {"keepalive": "keepalive 2", "deadtime": "deadtime 1"})
     rc, err = _check(d, capsys)
     assert rc == 1
-    assert f"{d}/ha.cf:3: error: deadtime (1 s) must be greater than keepalive (2 s)" in err
+    assert f"{d}/ha.cf:3: error: deadtime (1 s) must be more than twice keepalive (2 s)" in err
 
 
 def test_deadtime_not_a_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,8 +143,9 @@ def test_invalid_ip_address(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     d = seed_dir(tmp_path)
     (d / "haresources").write_text("f801 192.168.1.318 httpd\n")
     rc, err = _check(d, capsys)
-    assert rc == 1
-    assert f"{d}/haresources:1: error: invalid address `192.168.1.318`" in err
+    # Heartbeat starts with it (the resource fails when acquired): a warning
+    assert rc == 0
+    assert f"{d}/haresources:1: warning: invalid address `192.168.1.318`" in err
 
 
 def test_missing_directory_is_an_error_not_a_traceback(
@@ -181,7 +182,7 @@ def test_repeatable_directives_accumulate() -> None:
 
 def test_unimplemented_directive_warns_by_name() -> None:
     _, diags = parse_hacf("stonith_host * null\nnode a\nucast eth0 10.0.0.2\n")
-    assert any(d.line == 1 and d.severity == "warning" and "`stonith_host`" in d.message
+    assert any(d.line == 1 and d.severity == "warning" and "STONITH" in d.message
                for d in diags)
 
 
@@ -205,7 +206,7 @@ def test_haresources_resource_d_prefix_chooses_the_script() -> None:
     assert [r.agent for r in groups[0].resources] == ["resource.d/IPaddr", "httpd"]
     for bad in ("resource.d/../x", "resource.d/IPaddr::192.168.1.318", "/bin/sh"):
         _, diags = parse_haresources(f"f801 {bad}\n", nodes=["f801"])
-        assert [d.severity for d in diags] == ["error"], bad
+        assert [d.severity for d in diags] == ["warning"], bad
 
 
 def test_crc_warns() -> None:

@@ -97,7 +97,7 @@ def _timer(minimum: int) -> Handler:
         ms = cl_get_msec(value)
         if ms is None or ms < minimum:
             unit_hint = " (Heartbeat knows no `s` or `min` unit)" if ms is None else ""
-            st.err(line, f"`{name} {value}`: not a valid time{unit_hint}; write seconds "
+            st.err(line, f"`{name} {value}`: not a time{unit_hint}; write seconds "
                    f"(`30`, `1.5`) or milliseconds (`500ms`)"
                    + ("; it must be greater than 0" if minimum > 0 else ""), "bad-time")
             return

@@ -99,7 +99,7 @@ def _unknown(st: State, lineno: int, name: str) -> None:
         close = difflib.get_close_matches(name, HANDLERS.keys(), n=1, cutoff=0.6)
         hint = f"; did you mean `{close[0]}`?" if close else \
             "; see docs/configuration.md for the directives Heartbeat knows"
-    st.err(lineno, f"unknown directive `{name}` (Heartbeat refuses it too){hint}",
+    st.err(lineno, f"unknown directive `{name}`{hint} (Heartbeat refuses it too)",
            "unknown-directive")
 
 
