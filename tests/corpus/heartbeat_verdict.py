@@ -11,8 +11,9 @@ Debian's `/usr/libexec/heartbeat/heartbeat -v` in fresh namespaces
 (`unshare --mount --uts --net --pid --fork`): its own /etc/ha.d, /etc/hosts,
 /var/lib/heartbeat, /run, /var/log and an empty /etc/init.d bind-mounted
 privately, the hostname set to the first node of the file, a network namespace
-with only loopback and the interfaces the file names (veth pairs: this kernel has no dummy links). When the pid namespace's
-first process ends every process in it ends, so nothing outlives a case; the
+with only loopback and the interfaces the file names (veth pairs: this kernel
+has no dummy links). When the pid namespace's first process ends, every process
+in it ends, so nothing outlives a case; the
 daemon is also killed by its PID first. It writes `heartbeat.json` beside the
 case:
 
