@@ -391,6 +391,7 @@ HANDLERS: dict[str, Handler] = {
     "max_rexmit_delay": _positive_int(1), "memreserve": _positive_int(1),
     "msgfmt": _choice("classic", "netstring"), "hbgenmethod": _choice("file", "time"),
     "uuidfrom": _choice("file", "nodename"), "compression": _choice("zlib", "bz2"),
+    "crmd_spawns_pengine": _ignored(_PCMK),
     "cluster": _anything, "quorum_server": _anything, "coreroot": _anything, "env": _env,
     "apiauth": _apiauth, "respawn": _respawn, "failfast": _respawn,
     "stonith": _stonith, "stonith_host": _stonith,
