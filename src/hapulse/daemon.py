@@ -22,10 +22,10 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, assert_never
+from typing import assert_never
 
 import hapulse
 from hapulse.actions import (
@@ -50,9 +50,11 @@ from hapulse.states import GroupOp, LogLevel, NodeState
 from hapulse.transports import Transport, make_transport
 from hapulse.wire.auth import Authenticator
 from hapulse.wire.errors import RejectReason, WireError
+from hapulse.wire.message import Message
 from hapulse.wire.rejects import RejectBudget
 
 log = logging.getLogger("hapulse")
+Reply = dict[str, object]  # a control socket answer (JSON)
 
 _LEVELS = {LogLevel.DEBUG: logging.DEBUG, LogLevel.INFO: logging.INFO,
            LogLevel.WARNING: logging.WARNING, LogLevel.ERROR: logging.ERROR,
@@ -229,7 +231,7 @@ class Daemon:
             return  # our own broadcast/multicast looped back
         self._dispatch(self.node.receive(msg, link, self.now()))
 
-    def _verify(self, data: bytes) -> Any:
+    def _verify(self, data: bytes) -> Message:
         """Decode and check the signature; after a key change the previous keys stay
         valid for one deadtime, so peers that reload a moment later are not lost."""
         try:
@@ -279,7 +281,7 @@ class Daemon:
                     assert_never(a)
         self._schedule()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -368,7 +370,7 @@ class Daemon:
             self._dispatch(self.node.leave(self.now()))
             self._done.set_result(None)
 
-    def reload(self) -> dict[str, Any]:
+    def reload(self) -> Reply:
         """Re-read the three files; apply what can change live, refuse what cannot."""
         config, diags = load_config(self.config.confdir, self.config.node)
         problems = [str(d) for d in diags]
@@ -414,17 +416,17 @@ class Daemon:
             "ping": lambda **_: {"ok": True, "pid": os.getpid()},
         }
 
-    def _ctl_stop(self) -> dict[str, Any]:
+    def _ctl_stop(self) -> Reply:
         assert self._loop is not None
         self._loop.call_soon(self.request_shutdown)
         return {"ok": True, "pid": os.getpid()}
 
     def _ctl_group(self, command: Callable[[str, float], list[NodeAction]],
-                   which: str) -> dict[str, Any]:
+                   which: str) -> Reply:
         self._dispatch(command(str(which), self.now()))
         return {"ok": True}
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Reply:
         """What runs now (never what is merely on disk); reading it changes nothing."""
         cfg = self.config
         now = self.now()

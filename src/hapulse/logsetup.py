@@ -15,7 +15,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from hapulse.config import HaCf
 
 LOGGER_NAME = "hapulse"
 
@@ -65,7 +66,7 @@ def _facility(name: str) -> int:
 
 
 def setup_logging(
-    hacf: Any | None = None,
+    hacf: HaCf | None = None,
     *,
     stderr: bool = True,
     program: str = "hapulse",
@@ -76,13 +77,12 @@ def setup_logging(
         logger.removeHandler(h)
         h.close()
     logger.propagate = False
-    debug = int(getattr(hacf, "debug", 0) or 0)
+    hacf = hacf or HaCf()
+    debug = hacf.debug
     logger.setLevel(logging.DEBUG if debug > 0 else logging.INFO)
     fmt = HeartbeatFormatter(program)
 
-    logfile = getattr(hacf, "logfile", None)
-    debugfile = getattr(hacf, "debugfile", None)
-    facility = getattr(hacf, "logfacility", None)
+    logfile, debugfile, facility = hacf.logfile, hacf.debugfile, hacf.logfacility
     for path, level in ((logfile, logging.INFO), (debugfile, logging.DEBUG)):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ import heapq
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, assert_never
+from typing import assert_never
 
 from hapulse.actions import (
     Acquire,
@@ -47,6 +47,25 @@ from hapulse.wire.message import Message
 
 CLOCK_OFFSET = 1_800_000_000.0  # the simulated Unix time at t=0 (for `ts`)
 
+Packet = bytes | Message  # signed bytes, or the message itself with codec=False
+
+
+@dataclass(frozen=True)
+class _Tick:
+    node: str
+    version: int
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    node: str
+    version: int
+    link: str
+    data: Packet
+
+
+Event = _Tick | _Arrival | Callable[[], None]
+
 
 @dataclass
 class LinkParams:
@@ -62,7 +81,14 @@ class TraceEvent:
     time: float
     node: str
     kind: str  # "start", "kill", "node", "link", "log", "acquire", "release", "readvertise"
-    detail: Any
+    detail: object
+
+    @property
+    def text(self) -> str:
+        """A log event's text (any other event's detail, as text)."""
+        if self.kind == "log" and isinstance(self.detail, tuple):
+            return str(self.detail[1])
+        return str(self.detail)
 
 
 @dataclass
@@ -76,8 +102,8 @@ class SimNode:
     tick_at: float | None = None  # the one tick that counts; others queued are stale
     owned: set[str] = field(default_factory=set)  # groups that may run here
     frozen: bool = False
-    backlog: list[tuple[str, Any]] = field(default_factory=list)  # packets while frozen
-    sent: list[tuple[str, Any]] = field(default_factory=list)  # what it sent (for replays)
+    backlog: list[tuple[str, Packet]] = field(default_factory=list)  # packets while frozen
+    sent: list[tuple[str, Packet]] = field(default_factory=list)  # what it sent (for replays)
 
 
 class Sim:
@@ -113,15 +139,15 @@ class Sim:
         self.partitions: list[set[str]] | None = None
         self.trace: list[TraceEvent] = []
         self.violations: list[str] = []  # moments two live, connected nodes owned a group
-        self._queue: list[tuple[float, int, str, Any]] = []
+        self._queue: list[tuple[float, int, Event]] = []
         self._counter = 0
         self.auth = Authenticator("sha1", 1, b"sim-secret") if codec else None
         self.packets = 0
 
     # ---- scheduling ---------------------------------------------------------
-    def _push(self, t: float, kind: str, payload: Any) -> None:
+    def _push(self, t: float, event: Event) -> None:
         self._counter += 1
-        heapq.heappush(self._queue, (t, self._counter, kind, payload))
+        heapq.heappush(self._queue, (t, self._counter, event))
 
     def _schedule_tick(self, node: SimNode) -> None:
         """One live tick per node, like the daemon's single timer."""
@@ -131,46 +157,49 @@ class Sim:
         if node.tick_at is not None and self.now <= node.tick_at <= when:
             return  # an earlier tick is due; it schedules the next one
         node.tick_at = when
-        self._push(when, "tick", (node.name, node.version))
+        self._push(when, _Tick(node.name, node.version))
 
     def run_until(self, t: float, max_events: int = 5_000_000) -> None:
         for _ in range(max_events):
             if not self._queue or self._queue[0][0] > t:
                 break
-            when, _, kind, payload = heapq.heappop(self._queue)
+            when, _, event = heapq.heappop(self._queue)
             self.now = when
-            if kind == "tick":
-                name, version = payload
-                node = self.nodes[name]
-                if node.core is None or node.version != version or when != node.tick_at:
-                    continue
-                node.tick_at = None
-                self._apply(node, node.core.tick(self.now))
-            elif kind == "packet":
-                name, version, link, data = payload
-                node = self.nodes[name]
-                if node.core is None or node.version != version or link in node.cut:
-                    continue
-                if node.frozen:
-                    node.backlog.append((link, data))
-                    continue
-                self._deliver(node, link, data)
-            elif kind == "call":
-                payload()
+            match event:
+                case _Tick(name, version):
+                    node = self.nodes[name]
+                    if node.core is None or node.version != version or when != node.tick_at:
+                        continue
+                    node.tick_at = None
+                    self._apply(node, node.core.tick(self.now))
+                case _Arrival(name, version, link, data):
+                    node = self.nodes[name]
+                    if node.core is None or node.version != version or link in node.cut:
+                        continue
+                    if node.frozen:
+                        node.backlog.append((link, data))
+                        continue
+                    self._deliver(node, link, data)
+                case _:
+                    event()
         else:  # pragma: no cover - a runaway scenario
             raise RuntimeError(f"simulation did not reach t={t} within {max_events} events")
         self.now = max(self.now, t)
 
-    def _deliver(self, node: SimNode, link: str, data: Any) -> None:
+    def _deliver(self, node: SimNode, link: str, data: Packet) -> None:
         assert node.core is not None
-        msg = self.auth.decode_and_verify(data) if self.auth else data
+        msg = data if isinstance(data, Message) else self._verified(data)
         self._apply(node, node.core.receive(msg, link, self.now))
+
+    def _verified(self, data: bytes) -> Message:
+        assert self.auth is not None
+        return self.auth.decode_and_verify(data)
 
     def run_for(self, dt: float) -> None:
         self.run_until(self.now + dt)
 
     def at(self, t: float, fn: Callable[[], None]) -> None:
-        self._push(t, "call", fn)
+        self._push(t, fn)
 
     # ---- node control -------------------------------------------------------
     def settings(self, name: str) -> NodeSettings:
@@ -235,7 +264,7 @@ class Sim:
     def plug(self, name: str, link: str) -> None:
         self.nodes[name].cut.discard(link)
 
-    def set_link(self, link: str, **kw: Any) -> None:
+    def set_link(self, link: str, **kw: float | bool) -> None:
         for k, v in kw.items():
             setattr(self.params[link], k, v)
 
@@ -334,7 +363,7 @@ class Sim:
                                            f"{sorted(both)}")
 
     def _transmit(self, node: SimNode, send: Send) -> None:
-        data: Any = self.auth.sign_and_encode(send.msg) if self.auth else send.msg.copy()
+        data: Packet = self.auth.sign_and_encode(send.msg) if self.auth else send.msg.copy()
         links = [send.link] if send.link else list(node.links)
         for link in links:
             if link in node.cut:
@@ -344,7 +373,8 @@ class Sim:
                 del node.sent[:-self.keep_sent]
             self._fanout(node, link, data)
 
-    def _fanout(self, node: SimNode, link: str, data: Any, respect_sender: bool = True) -> None:
+    def _fanout(self, node: SimNode, link: str, data: Packet,
+                respect_sender: bool = True) -> None:
         p = self.params[link]
         if not p.up:
             return
@@ -359,7 +389,7 @@ class Sim:
                     continue
                 delay = p.delay + (self.rng.random() * p.jitter if p.jitter else 0.0)
                 self.packets += 1
-                self._push(self.now + delay, "packet", (peer.name, peer.version, link, data))
+                self._push(self.now + delay, _Arrival(peer.name, peer.version, link, data))
 
     # ---- queries ------------------------------------------------------------
     def status(self, observer: str, node: str) -> NodeState | None:
@@ -381,4 +411,5 @@ class Sim:
         return [e for e in self.trace if e.kind == kind and (node is None or e.node == node)]
 
     def deaths(self, observer: str) -> list[TraceEvent]:
-        return [e for e in self.events("node", observer) if e.detail[2] == "dead"]
+        return [e for e in self.events("node", observer)
+                if isinstance(e.detail, tuple) and e.detail[2] is NodeState.DEAD]

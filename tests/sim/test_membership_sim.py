@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hapulse.sim import Sim
+from hapulse.states import LogLevel
 from hapulse.wire.message import Message
 
 
@@ -54,7 +55,7 @@ def test_late_heartbeat_warning_after_warntime() -> None:
     sim.kill("f801")
     sim.run_for(8)
     warnings = [e for e in sim.events("log", "f802")
-                if e.detail[0] == "warning" and "Late heartbeat: Node f801" in e.detail[1]]
+                if e.detail == (LogLevel.WARNING, e.text) and "Late heartbeat: Node f801" in e.text]
     assert len(warnings) == 1
     assert sim.status("f802", "f801") == "active"  # warned, not yet dead
 
@@ -116,7 +117,7 @@ def test_restart_with_new_generation_is_recognised() -> None:
     sim.restart("f801")
     sim.run_for(5)
     restarts = [e for e in sim.events("log", "f802") if "restarted: generation 1 -> 2" in
-                e.detail[1]]
+                e.text]
     assert restarts
     assert sim.status("f802", "f801") == "active"
     assert sim.deaths("f802") == []  # back within deadtime: no death declared
@@ -128,6 +129,7 @@ def answers(sim: Sim, node: str) -> int:
     assert sim.auth is not None
     seqs = set()
     for _, data in sim.nodes[node].sent:
+        assert isinstance(data, bytes)
         msg = sim.auth.decode_and_verify(data)
         if msg.get("t") == "resource":
             seqs.add(msg.get("seq"))
@@ -145,7 +147,7 @@ def test_retransmission_request_filled() -> None:
     sim.set_link("eth1", loss=0.0)
     sim.run_for(5)
     assert answers(sim, "f802") == before + 1  # once, after the gap was noticed and filled
-    asked = [e for e in sim.events("log", "f802") if "requesting retransmission" in e.detail[1]]
+    asked = [e for e in sim.events("log", "f802") if "requesting retransmission" in e.text]
     assert asked
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hapulse.config import Medium
 from hapulse.transports.base import Counters, OnPacket
+
+if TYPE_CHECKING:  # pyserial is imported only when a serial medium starts
+    import serial
 
 log = logging.getLogger("hapulse")
 
@@ -26,7 +29,7 @@ class SerialTransport:
         self.link: str = medium.link
         self.baud: int = int(medium.baud or 19200)
         self.counters = Counters()
-        self._port: Any = None
+        self._port: serial.Serial | None = None  # noqa: F821
         self._buf = b""
         self._on_packet: OnPacket | None = None
 
