@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,14 +36,15 @@ def test_a_decoder_bug_drops_the_packet_and_says_so(tmp_path: Path,
     d.auth = BrokenDecoder("sha1", 1, b"k")
     with caplog.at_level(logging.ERROR):
         d._on_packet(b"###\n%%%\n", "10.0.0.9:694", "eth1")
-    assert d.status()["counters"]["rejected_by_reason"]["decoder_bug"] == 1
-    assert d.status()["counters"]["rejected"] == 1
+    counters: dict[str, Any] = d.status()["counters"]  # type: ignore[assignment]
+    assert counters["rejected_by_reason"]["decoder_bug"] == 1
+    assert counters["rejected"] == 1
     assert "10.0.0.9:694 on eth1 dropped" in caplog.text and "a decoder bug" in caplog.text
 
 
 def test_a_daemon_is_whole_before_it_runs(tmp_path: Path) -> None:
     """Every collaborator is built in __init__: status answers with no loop running."""
-    st = solo(tmp_path).status()
+    st: dict[str, Any] = solo(tmp_path).status()
     assert st["generation"] == 3
     assert [n["name"] for n in st["nodes"]] == ["solo", "peer"]
     assert st["nodes"][1]["status"] == "init"

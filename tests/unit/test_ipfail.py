@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from hapulse.policy.ipfail import (
@@ -67,7 +69,7 @@ def test_join_and_ask_resources_fields() -> None:
         "t": "ask_resources", "rsc_hold": "all", "src": "f801", "info": "me"}
 
 
-def _sent(actions: list[object]) -> list[str]:
+def _sent(actions: Sequence[object]) -> list[str]:
     return [a.msg["t"] for a in actions if isinstance(a, SendToPeer)]
 
 
