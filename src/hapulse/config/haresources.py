@@ -2,18 +2,17 @@
 
 Each group is one logical line, ``NODE RESOURCE...`` (a trailing backslash
 continues it). A resource is ``Name`` or ``Name::arg1::arg2``; a bare
-address ``a.b.c.d[/bits[/iface[/broadcast]]]`` is shorthand for
-``IPaddr::a.b.c.d...``.
+address ``a.b.c.d[/netmask[/iface[/broadcast]]]`` is shorthand for
+``IPaddr::a.b.c.d...`` (the argument forms: hapulse.config.ipaddr_arg).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 
+from hapulse.config.ipaddr_arg import IPaddrArgError, parse_ipaddr_arg
 from hapulse.config.model import Diagnostic, ResourceGroup, ResourceSpec
-from hapulse.config.model import isnum as _isnum
 
 _IPLIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+(/.*)?$|^\d[\d.]*(/.*)?$")
 _NAME = re.compile(r"^(resource\.d/)?[A-Za-z0-9_.:+@-]+$")
@@ -21,26 +20,20 @@ IP_AGENTS = ("ipaddr", "ipaddr2")
 
 
 def check_ip_arg(arg: str) -> str | None:
-    """Validate `a.b.c.d[/bits[/iface[/broadcast]]]`; return a problem or None."""
-    parts = arg.split("/")
+    """Validate an IPaddr/IPaddr2 argument (see hapulse.config.ipaddr_arg); a problem or None."""
     try:
-        ipaddress.IPv4Address(parts[0])
-    except ValueError:
-        return f"`{parts[0]}` is not a valid IPv4 address"
-    if len(parts) > 1 and parts[1] != "" and (
-        not _isnum(parts[1]) or not 1 <= int(parts[1]) <= 32
-    ):
-        return f"`/{parts[1]}` is not a prefix length 1..32"
-    if len(parts) > 2 and parts[2] and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", parts[2]):
-        return f"`{parts[2]}` is not an interface name"
-    if len(parts) > 3 and parts[3]:
-        try:
-            ipaddress.IPv4Address(parts[3])
-        except ValueError:
-            return f"broadcast `{parts[3]}` is not a valid IPv4 address"
-    if len(parts) > 4:
-        return "too many `/` parts (address/bits/iface/broadcast)"
+        parse_ipaddr_arg(arg)
+    except IPaddrArgError as exc:
+        return str(exc)
     return None
+
+
+def ignored_ip_fields(arg: str) -> tuple[str, ...]:
+    """Fields after the broadcast address, which Heartbeat's agents ignore."""
+    try:
+        return parse_ipaddr_arg(arg).ignored
+    except IPaddrArgError:
+        return ()
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -63,6 +56,11 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     if buf.strip():
         out.append((start, buf.strip()))
     return out
+
+
+def _is_ip(spec: ResourceSpec) -> bool:
+    name = spec.agent.lower().removeprefix("resource.d/")
+    return name in IP_AGENTS and bool(spec.args) and "=" not in spec.args[0]
 
 
 def parse_resource(word: str) -> tuple[ResourceSpec | None, str | None]:
@@ -121,6 +119,13 @@ def parse_haresources(
                                             "duplicate-resource"))
                 seen[spec.text] = lineno
                 specs.append(spec)
+                extra = ignored_ip_fields(spec.args[0]) if _is_ip(spec) else ()
+                if extra:
+                    diags.append(Diagnostic(path, lineno, "warning",
+                                            f"`{spec.text}`: the fields after the broadcast "
+                                            f"address (`{'/'.join(extra)}`) are ignored, as "
+                                            "Heartbeat's IPaddr ignores them; remove them",
+                                            "ignored-ip-fields"))
         if ok:
             name = known[node.lower()] if known is not None else node
             groups.append(ResourceGroup(name, tuple(specs), lineno))
