@@ -229,6 +229,12 @@ class Daemon:
         src = msg.get("src")
         if src is not None and src.lower() == self.config.node.lower():
             return  # our own broadcast/multicast looped back
+        if src is None or not self.node.knows(src):  # signed with our key, yet a stranger
+            if self.rejects.note(source, RejectReason.UNKNOWN_NODE, self.now()):
+                log.warning("message from node %s (%s on %s) dropped: it is not in ha.cf's "
+                            "node list; add `node %s` to ha.cf if it belongs", src, source,
+                            link, src)
+            return
         self._dispatch(self.node.receive(msg, link, self.now()))
 
     def _verify(self, data: bytes) -> Message:
@@ -468,6 +474,7 @@ class Daemon:
                 "deaths_seen": self.counters.deaths,
                 "split_brains": snap.policy.split_brains,
                 "reloads": self.counters.reloads,
+                "control": dict(self.control.counters),
             },
             "events": list(self._events[-20:]),
         }
@@ -496,8 +503,7 @@ def run_foreground(options: DaemonOptions) -> int:
             "fix them and start again (`hapulse check` shows them)"
         )
     setup_logging(config.hacf, stderr=True)
-    options.run_dir.mkdir(parents=True, exist_ok=True)
-    lock = PidLock(options.run_dir)
+    lock = PidLock(options.run_dir)  # makes the run dir; an I/O error is one clear line
     lock.acquire()
     try:
         state = StateDir(options.state_dir)

@@ -133,6 +133,11 @@ class Node:
         out.extend(self.tick(now))
         return out
 
+    def knows(self, node: str) -> bool:
+        """Is `node` in the cluster's node list (this node included)?"""
+        return node.lower() == self.settings.local.lower() or node.lower() in {
+            n.lower() for n in self.settings.nodes}
+
     def set_clock_offset(self, offset: float) -> None:
         """Unix time minus the monotonic clock, for `ts` (the edge keeps it current)."""
         self.membership.clock_offset = offset

@@ -19,9 +19,12 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from hapulse.cli import UserError
+
+if TYPE_CHECKING:
+    from hapulse.wire.auth import Authenticator
 
 HELP = "decode Heartbeat packets from a pcap capture (tcpdump -w), with signature checks"
 
@@ -34,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("capture", help="pcap file, or - for a pcap stream on stdin")
 
 
-def _load_authenticator(path: Path) -> Any:
+def _load_authenticator(path: Path) -> Authenticator:
     from hapulse.config import parse_authkeys
     from hapulse.wire.auth import Authenticator
 
@@ -96,7 +99,7 @@ def _value(v: object) -> object:
 
 
 def decode_one(ts: float, src: str, dst: str, data: bytes | None, error: str | None,
-               auth: Any) -> dict[str, Any]:
+               auth: Authenticator | None) -> dict[str, Any]:
     from hapulse.wire.codec import WireError, decode
 
     rec: dict[str, Any] = {"time": round(ts, 6), "src": src, "dst": dst, "type": None,

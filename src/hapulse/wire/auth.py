@@ -21,12 +21,15 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hapulse.wire.codec import decode_packet, encode, encode_body
 from hapulse.wire.errors import RejectReason, WireError
 from hapulse.wire.message import FieldType, Message
 from hapulse.wire.rejects import RejectBudget
+
+if TYPE_CHECKING:  # the wire does not import the config layer at run time
+    from hapulse.config.model import AuthKeys
 
 
 def _isnum(text: str) -> bool:
@@ -109,7 +112,7 @@ class Authenticator:
             self.keys = {self.key_id: (self.method, self.secret)}
 
     @classmethod
-    def from_authkeys(cls, authkeys: Any) -> Authenticator:
+    def from_authkeys(cls, authkeys: AuthKeys) -> Authenticator:
         return cls(authkeys.method, authkeys.key_id, authkeys.secret, dict(authkeys.keys))
 
     def sign(self, msg: Message) -> tuple[Message, bytes]:
