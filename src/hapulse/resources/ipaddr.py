@@ -10,6 +10,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from hapulse.config.ipaddr_arg import IPaddrArg, IPaddrArgError, parse_ipaddr_arg
 from hapulse.resources.agent import LogFn, Result
 
 ETH_P_ARP = 0x0806
@@ -19,12 +20,13 @@ GARP_INTERVAL = 0.2
 _BURSTS: dict[str, asyncio.Task[None]] = {}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Placement:
     ifname: str
     index: int
     prefixlen: int
     broadcast: str | None
+    label: str | None
     mac: bytes
 
 
@@ -46,73 +48,112 @@ def send_garp(ifname: str, mac: bytes, ip: str) -> None:
 
 
 class IPaddr:
-    """``a.b.c.d[/bits[/iface[/broadcast]]]`` on the interface named or the matching subnet."""
+    """An IPaddr/IPaddr2 argument (hapulse.config.ipaddr_arg) placed by netlink.
+
+    The address goes on the interface named (with its alias label as IFA_LABEL),
+    else on the interface whose subnet holds it. Starting an address already
+    present only re-sends the gratuitous ARP burst (re-advertising after a split
+    brain relies on that).
+    """
 
     def __init__(self, arg: str, log: LogFn, text: str = "",
                  garp_count: int = GARP_COUNT, garp_interval: float = GARP_INTERVAL) -> None:
-        parts = arg.split("/")
-        self.address = parts[0]
-        self.prefixlen = int(parts[1]) if len(parts) > 1 and parts[1] else None
-        self.ifname = parts[2] if len(parts) > 2 and parts[2] else None
-        self.broadcast = parts[3] if len(parts) > 3 and parts[3] else None
+        self.address = arg.split("/", 1)[0]
+        self.arg: IPaddrArg | None = None
+        self.problem = ""
+        try:
+            self.arg = parse_ipaddr_arg(arg)
+        except IPaddrArgError as exc:
+            self.problem = f"IPaddr::{arg}: {exc}"
         self.log = log
         self.text = text or arg
         self.garp_count = garp_count
         self.garp_interval = garp_interval
 
-    def _place(self, ipr: Any) -> Placement | None:
-        ip = ipaddress.IPv4Address(self.address)
+    def _placement(self, arg: IPaddrArg, link: Any, prefixlen: int) -> Placement:
+        mac = bytes.fromhex((link.get_attr("IFLA_ADDRESS") or "00:00:00:00:00:00")
+                            .replace(":", ""))
+        return Placement(link.get_attr("IFLA_IFNAME"), link["index"], prefixlen,
+                         arg.broadcast or arg.default_broadcast(prefixlen), arg.label, mac)
+
+    def _others(self, ipr: Any, **filters: Any) -> list[Any]:
+        """IPv4 addresses other than ours (optionally on one link)."""
+        return [a for a in ipr.get_addr(family=socket.AF_INET, **filters)
+                if a.get_attr("IFA_ADDRESS") != self.address]
+
+    def _place(self, ipr: Any, arg: IPaddrArg) -> Placement | str:
+        ip = ipaddress.IPv4Address(arg.address)
+
+        def holds(a: Any) -> bool:
+            net = f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+            return ip in ipaddress.IPv4Network(net, strict=False)
+
         links = {link["index"]: link for link in ipr.get_links()}
-        for a in ipr.get_addr(family=socket.AF_INET):
-            link = links.get(a["index"])
+        if arg.interface:
+            link = next((lk for lk in links.values()
+                         if lk.get_attr("IFLA_IFNAME") == arg.interface), None)
             if link is None:
-                continue
-            name = link.get_attr("IFLA_IFNAME")
-            local = a.get_attr("IFA_ADDRESS")
-            if local == self.address:
-                continue  # our own floating address
-            net = ipaddress.IPv4Network(f"{local}/{a['prefixlen']}", strict=False)
-            if self.ifname and name != self.ifname:
-                continue
-            if self.ifname or ip in net:
-                mac = bytes.fromhex((link.get_attr("IFLA_ADDRESS") or "00:00:00:00:00:00")
-                                    .replace(":", ""))
-                return Placement(name, a["index"], self.prefixlen or a["prefixlen"],
-                                 self.broadcast, mac)
-        return None
+                return f"{arg.address}: there is no interface {arg.interface} here"
+            prefixlen = arg.prefixlen
+            if prefixlen is None:
+                addrs = self._others(ipr, index=link["index"])
+                pick = next((a for a in addrs if holds(a)), addrs[0] if addrs else None)
+                if pick is None:
+                    return (f"{arg.address}: {arg.interface} has no IPv4 address to take the "
+                            f"netmask from; give it: IPaddr::{arg.address}/BITS/{arg.interface}")
+                prefixlen = int(pick["prefixlen"])
+            return self._placement(arg, link, prefixlen)
+        for a in self._others(ipr):
+            if a["index"] in links and holds(a):
+                return self._placement(arg, links[a["index"]], arg.prefixlen or a["prefixlen"])
+        return (f"{arg.address}: no place for it (no interface has an IPv4 address in its "
+                f"subnet); give the interface: IPaddr::{arg.address}/BITS/IFACE")
 
     def _present(self, ipr: Any) -> list[tuple[int, int]]:
         return [(a["index"], a["prefixlen"]) for a in ipr.get_addr(family=socket.AF_INET)
                 if a.get_attr("IFA_ADDRESS") == self.address]
 
-    def _add(self) -> tuple[Placement | None, str]:
-        """Blocking netlink work (pyroute2's sync API), run in a worker thread."""
+    def _add(self, arg: IPaddrArg) -> tuple[Placement | None, str, bool]:
+        """Blocking netlink work (pyroute2's sync API), run in a worker thread.
+
+        Returns the placement, why not, and whether the address was already there.
+        """
         from pyroute2 import IPRoute
 
         with IPRoute() as ipr:
-            place = self._place(ipr)
-            if place is None:
-                where = f"interface {self.ifname}" if self.ifname else "any interface's subnet"
-                return None, (f"{self.address}: no place for it ({where} has no IPv4 "
-                              "address in that subnet); give the interface: "
-                              f"IPaddr::{self.address}/BITS/IFACE")
-            if not self._present(ipr):
-                kw: dict[str, Any] = {"index": place.index, "address": self.address,
-                                      "prefixlen": place.prefixlen}
-                if place.broadcast:
-                    kw["broadcast"] = place.broadcast
-                try:
-                    ipr.addr("add", **kw)
-                except Exception as exc:  # NetlinkError and friends
-                    return None, (f"adding {self.address}/{place.prefixlen} on "
-                                  f"{place.ifname} failed: {exc}")
-        return place, ""
+            here = self._present(ipr)
+            if here:  # announce it again from where it is
+                index, prefixlen = here[0]
+                return self._placement(arg, ipr.get_links(index)[0], prefixlen), "", True
+            place = self._place(ipr, arg)
+            if isinstance(place, str):
+                return None, place, False
+            kw: dict[str, Any] = {"index": place.index, "address": arg.address,
+                                  "prefixlen": place.prefixlen}
+            if place.broadcast:
+                kw["broadcast"] = place.broadcast
+            if place.label:
+                kw["label"] = place.label
+            try:
+                ipr.addr("add", **kw)
+            except Exception as exc:  # NetlinkError and friends
+                return None, (f"adding {arg.address}/{place.prefixlen} on "
+                              f"{place.label or place.ifname} failed: {exc}"), False
+        return place, "", False
 
     async def start(self) -> Result:
-        place, why = await asyncio.to_thread(self._add)
+        if self.arg is None:
+            return Result(False, self.problem, self.text)
+        place, why, present = await asyncio.to_thread(self._add, self.arg)
         if place is None:
             return Result(False, why, self.text)
-        self.log("info", f"IPaddr: {self.address}/{place.prefixlen} added on {place.ifname}")
+        where = place.ifname + (f" (label {place.label})" if place.label else "")
+        if present:
+            self.log("info", f"IPaddr: {self.address} already on this node; "
+                             "announcing it again")
+        else:
+            brd = f" brd {place.broadcast}" if place.broadcast else ""
+            self.log("info", f"IPaddr: {self.address}/{place.prefixlen}{brd} added on {where}")
         old = _BURSTS.pop(self.address, None)
         if old is not None:
             old.cancel()
