@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_examples import examples
 
 from hapulse.sim import Sim
 
@@ -24,7 +25,7 @@ def decisions(sim: Sim) -> list[tuple[float, str, str, object]]:
             if e.kind != "log" or "Late heartbeat" not in str(e.detail)]
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=examples(5), deadline=None)
 @given(st.floats(0.0, 12.0))
 def test_status_a_thousand_times_changes_no_decision(when: float) -> None:
     """`hapulse status` reads a snapshot; taking it (even while a peer's time to announce
@@ -129,7 +130,7 @@ def test_a_node_that_lost_its_state_rejoins() -> None:
     assert any("older generation" in e.text for e in sim.events("log", "f802"))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["on", "off", "legacy"]),
        st.lists(st.tuples(st.sampled_from(["partition", "freeze", "kill", "replay"]),
                           st.floats(0.1, 8.0)), min_size=1, max_size=4))

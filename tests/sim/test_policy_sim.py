@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_examples import examples
 
 from hapulse.sim import Sim
 from hapulse.states import GroupOp
@@ -81,7 +82,7 @@ def test_a_failed_stop_keeps_the_group_held_here() -> None:
     assert not sim.violations
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=examples(12), deadline=None)
 @given(st.integers(0, 10_000),
        st.lists(st.tuples(st.sampled_from(["kill", "start", "standby", "takeover", "wait"]),
                           st.sampled_from(["f801", "f802"]), st.floats(0.5, 15.0)),

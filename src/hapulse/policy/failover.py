@@ -241,6 +241,8 @@ class Policy:
             self.state[gid] = _STARTING
             out.append(Log(_INFO, why))
             out.append(Acquire(gid))
+        if any(isinstance(a, Acquire) for a in out):
+            out.append(self._announce())  # at once: a peer deciding now must see it taken
         return out
 
     def _keeper(self, gid: str, peer: str) -> str:
