@@ -6,7 +6,13 @@ import pytest
 
 from hapulse.config import parse_haresources
 from hapulse.config.haresources import check_ip_arg
-from hapulse.config.ipaddr_arg import IPaddrArg, IPaddrArgError, netmask_bits, parse_ipaddr_arg
+from hapulse.config.ipaddr_arg import (
+    IPaddrArg,
+    IPaddrArgError,
+    ipaddr_arg_from_params,
+    netmask_bits,
+    parse_ipaddr_arg,
+)
 
 
 @pytest.mark.parametrize("arg, expected", [
@@ -95,3 +101,21 @@ def test_haresources_warns_on_bad_and_ignored_fields() -> None:
         ("warning", "bad-resource"), ("warning", "ignored-ip-fields")]
     assert "netmask comes before the interface" in diags[0].message
     assert "`junk`" in diags[1].message
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"ip": "10.0.0.5", "cidr_netmask": "24", "nic": "eth0"}, IPaddrArg("10.0.0.5", 24, "eth0")),
+    ({"ip": "10.0.0.5", "nic": "eth0"}, IPaddrArg("10.0.0.5", None, "eth0")),
+    ({"ip": "10.0.0.5", "netmask": "255.255.0.0"},
+     IPaddrArg("10.0.0.5", 16, dotted_netmask="255.255.0.0")),
+    ({"ip": "10.0.0.5", "nic": "eth0", "iflabel": "vip", "broadcast": "10.0.0.127"},
+     IPaddrArg("10.0.0.5", None, "eth0", "eth0:vip", "10.0.0.127")),
+    ({"ip": "10.0.0.5", "nic": "eth0:1"}, IPaddrArg("10.0.0.5", None, "eth0", "eth0:1")),
+])
+def test_ocf_params(params: dict[str, str], expected: IPaddrArg) -> None:
+    assert ipaddr_arg_from_params(params) == expected
+
+
+def test_ocf_params_refused() -> None:
+    with pytest.raises(IPaddrArgError, match="ip `` is not a valid IPv4 address"):
+        ipaddr_arg_from_params({"nic": "eth0"})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 IFNAME = re.compile(r"[A-Za-z_.@-][A-Za-z0-9_.@-]{0,14}")
@@ -111,3 +112,18 @@ def parse_ipaddr_arg(arg: str) -> IPaddrArg:
                 used = 3
     return IPaddrArg(address, prefixlen, interface, label, broadcast, dotted,
                      tuple(words[used:]))
+
+
+def ipaddr_arg_from_params(params: Mapping[str, str]) -> IPaddrArg:
+    """The same from OCF-style parameters (`ip`, `cidr_netmask` or `netmask`, `nic`,
+    `broadcast`, `iflabel`), as in ``IPaddr2::ip=10.0.0.5::cidr_netmask=24::nic=eth0``."""
+    address = _address(params.get("ip", ""), "ip")
+    mask = params.get("cidr_netmask") or params.get("netmask") or ""
+    prefixlen, dotted = netmask_bits(mask) if mask else (None, None)
+    interface = label = None
+    if params.get("nic"):
+        interface, label = _interface(params["nic"])
+        if params.get("iflabel") and label is None:
+            interface, label = _interface(f"{interface}:{params['iflabel']}")
+    broadcast = _address(params["broadcast"], "broadcast") if params.get("broadcast") else None
+    return IPaddrArg(address, prefixlen, interface, label, broadcast, dotted)

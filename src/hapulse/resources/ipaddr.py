@@ -7,10 +7,16 @@ import contextlib
 import ipaddress
 import socket
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hapulse.config.ipaddr_arg import IPaddrArg, IPaddrArgError, parse_ipaddr_arg
+from hapulse.config.ipaddr_arg import (
+    IPaddrArg,
+    IPaddrArgError,
+    ipaddr_arg_from_params,
+    parse_ipaddr_arg,
+)
 from hapulse.resources.agent import LogFn, Result
 
 ETH_P_ARP = 0x0806
@@ -69,6 +75,16 @@ class IPaddr:
         self.text = text or arg
         self.garp_count = garp_count
         self.garp_interval = garp_interval
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], log: LogFn, text: str = "") -> IPaddr:
+        """From OCF-style parameters (``IPaddr2::ip=...::cidr_netmask=24::nic=eth0``)."""
+        agent = cls(params.get("ip", ""), log, text=text)
+        try:
+            agent.arg, agent.problem = ipaddr_arg_from_params(params), ""
+        except IPaddrArgError as exc:
+            agent.arg, agent.problem = None, f"{text or 'IPaddr'}: {exc}"
+        return agent
 
     def _placement(self, arg: IPaddrArg, link: Any, prefixlen: int) -> Placement:
         mac = bytes.fromhex((link.get_attr("IFLA_ADDRESS") or "00:00:00:00:00:00")
