@@ -6,16 +6,34 @@
 - ``mcast IFACE GROUP PORT TTL LOOP``: joins GROUP on IFACE.
 
 Send errors are counted and logged once, never raised into the daemon's loop.
+
+Garbage stays off the heartbeat path, cheapest check first: every receive
+socket carries a classic BPF filter (built here with ``struct``) so the
+kernel drops, before any wake-up or copy, a datagram that Heartbeat 3.0.6
+itself could never parse (cluster-glue's ``wirefmt2msg`` takes only a
+``###\\n`` netstring or a ``>>>\\n`` classic message) or one shorter than the
+smallest message. On ``ucast`` the filter keeps only datagrams from the
+configured peers: the addresses of every ``ucast`` line of this process on
+the same interface and port (the sockets share the port, so any of them may
+receive a peer's packet); peers, Heartbeat included, send from an ephemeral
+port, so only the address is checked. ``bcast`` and ``mcast`` peers are any
+host on the link: no source check. The kernel's drop count for the socket
+(by the filter, or a full receive queue) is read with ``SO_MEMINFO`` into
+``counters.kernel_drops``; signatures are checked after all that, by the
+daemon.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import fcntl
 import logging
 import socket
 import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from hapulse.config import Medium
 from hapulse.transports.base import Counters, OnPacket
@@ -53,6 +71,85 @@ def _big_receive_buffer(s: socket.socket) -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
 
 
+# ---- the kernel's filter ---------------------------------------------------
+# classic BPF (linux/filter.h): a UDP socket's filter sees the datagram from its UDP header
+_LD_W_ABS, _LD_W_LEN, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x80, 0x15, 0x35, 0x06
+SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+SO_MEMINFO = 55  # struct sock's memory figures, SK_MEMINFO_DROPS at index 8 (Linux 4.12+)
+SKF_NET_OFF = -0x100000  # loads relative to the IP header: the source address is at +12
+UDP_HEADER = 8
+MIN_MESSAGE = 8  # ">>>\n<<<\n" or "###\n%%%\n": no Heartbeat message is shorter
+STARTS = (b"###\n", b">>>\n")  # what cluster-glue's wirefmt2msg takes, nothing else
+ACCEPT, DROP = 0xFFFFFFFF, 0
+
+
+@dataclass(frozen=True)
+class Insn:
+    """One classic BPF instruction; jumps are relative to the next instruction."""
+
+    code: int
+    jt: int = 0
+    jf: int = 0
+    k: int = 0
+
+    def pack(self) -> bytes:
+        return struct.pack("HBBI", self.code, self.jt, self.jf, self.k & 0xFFFFFFFF)
+
+
+def heartbeat_filter(peers: Sequence[str] = ()) -> list[Insn]:
+    """The program: at least a minimal message, starting as Heartbeat's messages start;
+    with `peers` (dotted IPv4 addresses), only from one of them."""
+    words = [struct.unpack("!I", start)[0] for start in STARTS]
+    addrs = [struct.unpack("!I", socket.inet_aton(p))[0] for p in dict.fromkeys(peers)]
+    after_starts = 3 + len(words)
+    accept = after_starts + (1 + len(addrs) if addrs else 0)
+    drop = accept + 1
+
+    def to(target: int, at: int) -> int:  # a jump offset from instruction `at`
+        return target - at - 1
+
+    prog = [Insn(_LD_W_LEN), Insn(_JGE_K, 0, to(drop, 1), UDP_HEADER + MIN_MESSAGE),
+            Insn(_LD_W_ABS, k=UDP_HEADER)]
+    for n, w in enumerate(words):
+        at = 3 + n
+        last = n == len(words) - 1
+        prog.append(Insn(_JEQ_K, to(after_starts, at), to(drop, at) if last else 0, w))
+    if addrs:
+        prog.append(Insn(_LD_W_ABS, k=SKF_NET_OFF + 12))
+        for n, a in enumerate(addrs):
+            at = after_starts + 1 + n
+            last = n == len(addrs) - 1
+            prog.append(Insn(_JEQ_K, to(accept, at), to(drop, at) if last else 0, a))
+    prog += [Insn(_RET_K, k=ACCEPT), Insn(_RET_K, k=DROP)]
+    assert len(prog) == drop + 1
+    return prog
+
+
+def attach_filter(s: socket.socket, prog: Iterable[Insn]) -> None:
+    """SO_ATTACH_FILTER (replaces any filter already there); raises OSError."""
+    code = b"".join(i.pack() for i in prog)
+    buf = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HL", len(code) // 8, ctypes.addressof(buf))
+    s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def kernel_drops(s: socket.socket) -> int | None:
+    """Datagrams the kernel dropped for this socket (filter or full queue), or None."""
+    try:
+        raw = s.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 9 * 4)
+    except OSError:
+        return None
+    return struct.unpack("9I", raw)[8] if len(raw) >= 36 else None
+
+
+@dataclass
+class UdpCounters(Counters):
+    kernel_drops: int = 0  # dropped before the daemon saw them: by the filter, or queue full
+
+
+_UCAST: list[UdpTransport] = []  # the ucast transports of this process, for their peer set
+
+
 def _ifaddr(iface: str, request: int) -> str | None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
@@ -68,7 +165,7 @@ class UdpTransport:
         self.kind: str = medium.kind
         self.link: str = medium.link
         self.port: int = medium.port or udpport
-        self.counters = Counters()
+        self.counters = UdpCounters()
         self._rx: socket.socket | None = None
         self._tx: socket.socket | None = None
         self._dest: tuple[str, int] | None = None
@@ -96,6 +193,12 @@ class UdpTransport:
             rx.bind(("", self.port))
         rx.setblocking(False)
         self._rx = rx
+        if self.kind == "ucast":
+            _UCAST.append(self)
+            for t in self._same_port():
+                t._filter()
+        else:
+            self._filter()
 
         tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         with contextlib.suppress(OSError):
@@ -119,8 +222,35 @@ class UdpTransport:
             self._local_addrs.add(addr)
         asyncio.get_running_loop().add_reader(rx.fileno(), self._readable)
 
+    def _same_port(self) -> list[UdpTransport]:
+        return [t for t in _UCAST if t.link == self.link and t.port == self.port]
+
+    def peers(self) -> list[str]:
+        """The addresses this transport takes datagrams from (empty: any)."""
+        if self.kind != "ucast":
+            return []
+        return [str(t.medium.address) for t in self._same_port()]
+
+    def _filter(self) -> None:
+        if self._rx is None:
+            return
+        peers = self.peers()
+        try:
+            for addr in peers:
+                socket.inet_aton(addr)
+        except OSError:
+            peers = []  # not an IPv4 address: no source check, the prefix check still holds
+        try:
+            attach_filter(self._rx, heartbeat_filter(peers))
+        except OSError as exc:  # no filter: the daemon's checks still hold
+            log.warning("%s %s: no kernel packet filter (%s); garbage is dropped after "
+                        "reading it", self.kind, self.link, exc)
+
     def _readable(self) -> None:
         assert self._rx is not None and self._on_packet is not None
+        drops = kernel_drops(self._rx)
+        if drops is not None:
+            self.counters.kernel_drops = drops
         for _ in range(64):
             try:
                 data, (addr, port) = self._rx.recvfrom(65535)
@@ -152,6 +282,10 @@ class UdpTransport:
         self.counters.bytes_out += len(data)
 
     async def close(self) -> None:
+        if self in _UCAST:
+            _UCAST.remove(self)
+            for t in self._same_port():
+                t._filter()
         if self._rx is not None:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(self._rx.fileno())
