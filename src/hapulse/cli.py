@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "standby": "standby",
     "takeover": "standby",
     "demo": "demo",
+    "export": "export",
 }
 
 
