@@ -80,6 +80,9 @@ def classic_bytes(msg: Message) -> bytes:
 
 def encode_classic(msg: Message, auth: Authenticator) -> bytes:
     """Sign `msg` with `auth`'s key (the ``auth`` field, last) and write its frame."""
+    for f in msg:  # refuse what the classic form cannot carry before signing it
+        if f.name != "auth":
+            _line(f)
     signed, _trailer = auth.sign(msg)
     return classic_bytes(signed)
 
