@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import get_args
 
 import pytest
 
@@ -11,7 +12,10 @@ from hapulse.actions import (
     Deliver,
     LinkStatus,
     Log,
+    MembershipAction,
+    NodeAction,
     NodeStatus,
+    PolicyAction,
     Readvertise,
     Release,
     Send,
@@ -116,3 +120,22 @@ def test_actions_carrying_a_message_compare_by_its_fields() -> None:
 
 def test_send_defaults_to_every_link() -> None:
     assert Send(MESSAGE).link is None
+
+
+ACTION_TYPES = sorted({*get_args(MembershipAction), *get_args(PolicyAction),
+                       *get_args(NodeAction)}, key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", ACTION_TYPES, ids=lambda c: c.__name__)
+def test_every_action_type_is_a_frozen_slotted_dataclass(cls: type) -> None:
+    assert dataclasses.is_dataclass(cls)
+    assert getattr(cls, "__dataclass_params__").frozen  # noqa: B009
+    assert "__slots__" in vars(cls)
+
+
+def test_node_actions_are_what_the_edges_see() -> None:
+    # Deliver and SendCluster are routed inside the node; everything else reaches the edge
+    node = set(get_args(NodeAction))
+    assert Deliver not in node and SendCluster not in node
+    assert (set(get_args(MembershipAction)) | set(get_args(PolicyAction))) - node == {
+        Deliver, SendCluster}
