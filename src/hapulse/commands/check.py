@@ -4,6 +4,10 @@ Every problem is printed, all at once, as ``FILE:LINE: error: message`` or
 ``FILE:LINE: warning: message`` on stderr; the exit code is 0 when the
 configuration is usable (warnings allowed) and 1 when not. ``--json``
 prints the effective configuration on stdout.
+
+Beyond the files themselves, it warns about a haresources resource whose
+script this node cannot find (the paths searched named): such a group
+starts nowhere, and would go unnoticed until a failover.
 """
 
 from __future__ import annotations
@@ -61,10 +65,28 @@ def config_as_json(config: Any) -> dict[str, Any]:
     }
 
 
+def script_warnings(config: Any) -> list[Any]:
+    """A warning for each resource whose agent cannot be found on this node."""
+    from hapulse.config import Diagnostic
+    from hapulse.resources.lookup import missing_agent
+
+    out = []
+    for g in config.groups:
+        for r in g.resources:
+            why = missing_agent(r, config.confdir)
+            if why is not None:
+                out.append(Diagnostic(str(config.confdir / "haresources"), g.line, "warning",
+                                      f"{why} (it will not start on {config.node})",
+                                      "missing-script"))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from hapulse.config import load_config
 
     config, diags = load_config(args.confdir, args.node)
+    if config is not None:
+        diags = [*diags, *script_warnings(config)]
     for d in diags:
         print(str(d), file=sys.stderr)
     if config is None:
