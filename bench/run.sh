@@ -16,4 +16,5 @@ if [ "${1:-}" = "--micro" ]; then
     exec .venv/bin/python -m bench.micro "$@"
 fi
 bash scripts/setup.sh >/tmp/hapulse-setup.log 2>&1 || { tail -30 /tmp/hapulse-setup.log >&2; exit 1; }
+[ "${1:-}" = "--flood" ] && { shift; exec .venv/bin/python -m bench.flood "$@"; }  # bench/flood.py: a garbage flood (about 5 min)
 exec .venv/bin/python -m bench "$@"
