@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from hapulse.export.model import Totem, header
 
+KEYFILE = "/etc/corosync/authkey"
+
 
 def render_corosync(totem: Totem) -> str:
     out = header(totem.notes)
     out += ["totem {", "\tversion: 2", f"\tcluster_name: {totem.cluster_name}",
             "\ttransport: knet", f"\ttoken: {totem.token_ms}",
-            "\tcrypto_cipher: aes256", "\tcrypto_hash: sha256"]
+            "\tcrypto_cipher: aes256", "\tcrypto_hash: sha256", f"\tkeyfile: {KEYFILE}"]
     for link in totem.links:
         out += ["\tinterface {", f"\t\tlinknumber: {link.number}", "\t}"]
     out += ["}", "", "nodelist {"]
@@ -21,8 +23,9 @@ def render_corosync(totem: Totem) -> str:
         out += ["\tnode {", f"\t\tname: {node}", f"\t\tnodeid: {i}"]
         for link in totem.links:
             addr = dict(link.addresses)[node]
-            via = f"  # Heartbeat's {link.interface}" if link.interface else ""
-            out.append(f"\t\tring{link.number}_addr: {addr}{via}")
+            if link.interface:  # corosync.conf comments take whole lines
+                out.append(f"\t\t# link {link.number}: Heartbeat's {link.interface}")
+            out.append(f"\t\tring{link.number}_addr: {addr}")
         out.append("\t}")
     out += ["}", "", "quorum {", "\tprovider: corosync_votequorum"]
     if len(totem.nodes) == 2:

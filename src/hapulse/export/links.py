@@ -20,6 +20,8 @@ import ipaddress
 from hapulse.config import Config, Medium
 from hapulse.export.model import Link, Machine, Note, Totem
 
+MIN_TOKEN_MS = 1000  # below this, a busy Corosync node loses the token without any fault
+
 
 def _in_subnet(address: str, iface: str, machine: Machine) -> bool:
     try:
@@ -91,9 +93,11 @@ def build_totem(config: Config, machine: Machine | None = None,
     if len(nodes) != 2:
         notes.append(Note("note", hacf.path, f"{len(nodes)} nodes: no two_node quorum; "
                           "a partition without a majority stops its resources"))
-    token = max(int(round(hacf.deadtime * 1000)), 1000)
+    token = max(int(round(hacf.deadtime * 1000)), MIN_TOKEN_MS)
     notes.append(Note("note", hacf.path, f"deadtime {hacf.deadtime:g} s as the totem token "
-                      f"({token} ms): Pacemaker starts a failover when it expires"))
+                      f"({token} ms): Pacemaker starts a failover when it expires"
+                      + ("; raised to Corosync's sane minimum" if token == MIN_TOKEN_MS
+                         and hacf.deadtime * 1000 < MIN_TOKEN_MS else "")))
     notes.append(Note("note", "authkeys", "Corosync's crypto uses its own key: run "
                       "`corosync-keygen` once and copy /etc/corosync/authkey to every node"))
     return Totem(cluster_name, token, tuple(links), nodes, tuple(notes))
