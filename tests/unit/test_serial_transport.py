@@ -102,6 +102,7 @@ def test_an_endless_line_is_never_held_whole() -> None:
         assert reader.feed(b"\xff" * 1000) == []
         assert reader.buffered <= 1024
     assert reader.feed(b"\n" + FRAMES[0]) == [FRAMES[0]]
+    assert reader.stats.garbage_bytes == 100 * 1000 + 1  # every skipped byte counted
     reader = FrameReader(max_frame=1024)
     reader.feed(b">>>\nx=" + b"y" * 5000)  # a frame whose one line never ends
     assert reader.buffered <= 1024 and reader.stats.oversize_frames == 1

@@ -90,8 +90,9 @@ class FrameReader:
         pos = 0
         while (nl := data.find(b"\n", pos)) >= 0:  # ends: one turn per line of `data`
             piece, pos = data[pos:nl], nl + 1
-            if self._skip_line:
+            if self._skip_line:  # the end of an oversized line
                 self._skip_line = False
+                self.stats.garbage_bytes += len(piece) + 1
                 continue
             if self._partial:
                 piece = bytes(self._partial) + piece
