@@ -67,9 +67,11 @@ class SendCluster:
 
 @dataclass(frozen=True, slots=True)
 class Acquire:
-    """Start this resource group here."""
+    """Start this resource group here; `takeover`: a peer is dead (it may be alive
+    behind a cut), so the edge checks first that nobody answers for the addresses."""
 
     group_id: str
+    takeover: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +90,18 @@ class Readvertise:
 
 
 @dataclass(frozen=True, slots=True)
+class Fence:
+    """Reset this peer through the STONITH device before taking its resources."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownComplete:
     """Every group is released: the node may leave."""
 
 
 MembershipAction = Send | NodeStatus | LinkStatus | Deliver | Log
-PolicyAction = SendCluster | Log | Acquire | Release | Readvertise | ShutdownComplete
-NodeAction = (Send | NodeStatus | LinkStatus | Log | Acquire | Release | Readvertise
+PolicyAction = SendCluster | Log | Acquire | Release | Readvertise | Fence | ShutdownComplete
+NodeAction = (Send | NodeStatus | LinkStatus | Log | Acquire | Release | Readvertise | Fence
               | ShutdownComplete)

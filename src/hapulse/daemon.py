@@ -30,6 +30,7 @@ from typing import assert_never
 import hapulse
 from hapulse.actions import (
     Acquire,
+    Fence,
     LinkStatus,
     Log,
     NodeAction,
@@ -45,9 +46,12 @@ from hapulse.node import Node, NodeSettings
 from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
 from hapulse.reload import ReloadPlan, plan_reload
 from hapulse.resources import ResourceManager
+from hapulse.resources.stonith import StonithDevice, device_for, reset_node
+from hapulse.respawn import Respawner, parse_respawn
 from hapulse.runtime import ControlServer, Handler
 from hapulse.states import GroupOp, LogLevel, NodeState
 from hapulse.transports import Transport, make_transport
+from hapulse.transports.ping import PingTransport, ping_targets
 from hapulse.wire.auth import Authenticator
 from hapulse.wire.errors import RejectReason, WireError
 from hapulse.wire.message import Message
@@ -111,6 +115,16 @@ class Daemon:
         self.transports: list[Transport] = [make_transport(m, config.hacf.udpport)
                                             for m in config.hacf.media]
         self.control = ControlServer(options.run_dir, self._control_handlers())
+        raw = [(d.name, d.args) for d in config.hacf.directives]
+        self.stonith: StonithDevice | None = device_for(raw, config.node)
+        targets = ping_targets(raw)
+        self.pinger = PingTransport(targets, self._on_ping_reply, _resource_log) \
+            if targets else None
+        self._next_ping = 0.0
+        self.respawners = [Respawner(parse_respawn(d.args), _resource_log)
+                           for d in config.hacf.directives if d.name == "respawn"
+                           and d.args[1:2] and d.args[1].rsplit("/", 1)[-1] != "ipfail"]
+        self._fence_results: list[str] = []
         self._groups: dict[str, ResourceGroup] = {g.id: g for g in config.groups}
         # the definition each group was started with: a release stops what was started
         self._started: dict[str, ResourceGroup] = {}
@@ -153,6 +167,12 @@ class Daemon:
             await t.start(self._packet_handler(t.link))
             log.info("%s: %s medium on %s ready", cfg.node, t.kind, t.link)
         await self.control.start()
+        if self.pinger is not None:
+            await self.pinger.start()
+            log.info("ping nodes: %s (%s ICMP socket)",
+                     ", ".join(t.name for t in self.pinger.targets), self.pinger.mode)
+        for r in self.respawners:
+            await r.start()
         self._install_signals()
         self._notify("READY=1")
         self._start_watchdog()
@@ -172,6 +192,12 @@ class Daemon:
                 await t.close()
         with contextlib.suppress(Exception):
             await self.control.close()
+        if self.pinger is not None:
+            with contextlib.suppress(Exception):
+                await self.pinger.close()
+        for r in self.respawners:
+            with contextlib.suppress(Exception):
+                await r.stop()
         log.info("hapulse stopped")
 
     def _install_signals(self) -> None:
@@ -275,12 +301,14 @@ class Daemon:
                     log.log(_LEVELS[level], "%s", text)
                     if level is LogLevel.CRITICAL:
                         self._event(text)
-                case Acquire(group_id=gid):
-                    self._spawn(self._run_group(GroupOp.ACQUIRE, gid))
+                case Acquire(group_id=gid, takeover=takeover):
+                    self._spawn(self._run_group(GroupOp.ACQUIRE, gid, takeover))
                 case Release(group_id=gid):
                     self._spawn(self._run_group(GroupOp.RELEASE, gid))
                 case Readvertise(group_id=gid):
                     self._spawn(self._readvertise(gid))
+                case Fence(node=node):
+                    self._spawn(self._fence(node))
                 case ShutdownComplete():
                     self._finish_shutdown()
                 case _:
@@ -292,7 +320,29 @@ class Daemon:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_group(self, op: GroupOp, group_id: str) -> None:
+    async def _fence(self, node: str) -> None:
+        if self.stonith is None:  # the policy only fences with a device configured
+            self._dispatch(self.node.fence_done(node, False, self.now()))
+            return
+        result = await reset_node(self.stonith, node, _resource_log)
+        self._fence_results.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {node}: "
+                                   f"{result.outcome} ({result.seconds:.1f} s)")
+        del self._fence_results[:-10]
+        self._event(f"STONITH {node}: {result.outcome}")
+        self._dispatch(self.node.fence_done(node, result.ok, self.now()))
+
+    async def _replace_pinger(self, pinger: PingTransport | None) -> None:
+        old, self.pinger = self.pinger, None
+        if old is not None:
+            await old.close()
+        if pinger is not None and self._loop is not None:
+            await pinger.start()
+        self.pinger = pinger
+
+    def _on_ping_reply(self, node: str, now: float) -> None:
+        self._dispatch(self.node.ping_reply(node, now))
+
+    async def _run_group(self, op: GroupOp, group_id: str, takeover: bool = False) -> None:
         acquire = op is GroupOp.ACQUIRE
         group = self._groups.get(group_id) if acquire else self._started.get(group_id)
         group = group or self._groups.get(group_id)
@@ -300,6 +350,12 @@ class Daemon:
             self._dispatch(self.node.resource_done(group_id, op, True, self.now()))
             return
         started = self.now()
+        if takeover and self.pinger is not None:  # the LAN matters: is the address free?
+            holder = await self.resources.answering(group)
+            if holder is not None:
+                self._dispatch(self.node.resource_done(group_id, op, False, self.now(),
+                                                       contested=holder))
+                return
         log.info("%s resource group %s", "Acquiring" if acquire else "Releasing", group_id)
         try:
             result = await (self.resources.acquire(group) if acquire
@@ -340,6 +396,8 @@ class Daemon:
         rejects = self.rejects.next_deadline()
         if rejects is not None:
             deadline = min(deadline, rejects)
+        if self.pinger is not None:
+            deadline = min(deadline, self._next_ping)
         if self._timer is not None and self._armed_at is not None and \
                 self._armed_at <= deadline:
             return  # the armed timer comes first; it schedules the next one
@@ -353,6 +411,9 @@ class Daemon:
     def _on_timer(self) -> None:
         self._timer = self._armed_at = None
         now = self.now()
+        if self.pinger is not None and now >= self._next_ping:
+            self.pinger.send()
+            self._next_ping = now + self.node.settings.timers.keepalive
         summary = self.rejects.summary(now)
         if summary is not None:
             log.warning("%s", summary)
@@ -408,6 +469,12 @@ class Daemon:
         self.config = config
         self._groups = {g.id: g for g in config.groups}
         self.counters.reloads += 1
+        raw = [(d.name, d.args) for d in config.hacf.directives]
+        self.stonith = device_for(raw, config.node)
+        targets = ping_targets(raw)
+        if self.pinger is None or targets != self.pinger.targets:
+            self._spawn(self._replace_pinger(
+                PingTransport(targets, self._on_ping_reply, _resource_log) if targets else None))
         self.node.set_clock_offset(_clock_offset())
         self._dispatch(self.node.reconfigure(NodeSettings.from_config(config),
                                              plan.groups_changed, now))
@@ -477,6 +544,12 @@ class Daemon:
                 "control": dict(self.control.counters),
             },
             "events": list(self._events[-20:]),
+            "ping_nodes": [{"name": name, "status": str(state)} for name, state in snap.ping],
+            "fencing": {"device": self.stonith.type if self.stonith else None,
+                        "fenced": list(snap.policy.fenced),
+                        "failures": snap.policy.fence_failures,
+                        "results": list(self._fence_results)},
+            "respawn": [dataclasses.asdict(r.status()) for r in self.respawners],
         }
 
     def _parameters(self) -> dict[str, str]:

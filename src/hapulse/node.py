@@ -24,6 +24,7 @@ from typing import assert_never
 from hapulse.actions import (
     Acquire,
     Deliver,
+    Fence,
     LinkStatus,
     Log,
     MembershipAction,
@@ -38,9 +39,26 @@ from hapulse.actions import (
 )
 from hapulse.config import Config
 from hapulse.membership import Membership, NodeView, Timers
+from hapulse.membership.ping import PingNodeState, PingNodeStatus, PingTracker
 from hapulse.policy import Policy, PolicyView
-from hapulse.states import GroupOp
+from hapulse.policy.ipfail import (
+    T_ABORT_GIVEUP,
+    T_APICLISTAT,
+    T_NUM_PING_NODES,
+    T_YOU_ARE_DEAD,
+    GiveUp,
+    Ipfail,
+    IpfailAction,
+    IpfailLog,
+    SendToPeer,
+    join_message,
+)
+from hapulse.resources.stonith import device_for
+from hapulse.states import GroupOp, GroupState, LinkState, LogLevel
+from hapulse.transports.ping import ping_targets
 from hapulse.wire.message import Message
+
+IPFAIL_TYPES = frozenset({T_NUM_PING_NODES, T_YOU_ARE_DEAD, T_ABORT_GIVEUP, T_APICLISTAT})
 
 
 @dataclass(frozen=True)
@@ -53,10 +71,18 @@ class NodeSettings:
     timers: Timers
     groups: tuple[tuple[str, str], ...]  # (group id, preferred node), haresources order
     auto_failback: str
+    ping_nodes: tuple[str, ...] = ()  # ping and ping_group nodes, by name
+    deadping: float | None = None  # None: deadtime
+    stonith: bool = False  # a STONITH device resets dead peers before a takeover
+    ipfail: bool = False  # ipfail's decision: who keeps the groups when ping nodes go
 
     @classmethod
     def from_config(cls, config: Config) -> NodeSettings:
         h = config.hacf
+        raw = [(d.name, d.args) for d in h.directives]
+        pings = tuple(t.name for t in ping_targets(raw))
+        ipfail_line = any(d.name == "respawn" and len(d.args) > 1
+                          and d.args[1].rsplit("/", 1)[-1] == "ipfail" for d in h.directives)
         return cls(
             local=config.node,
             nodes=h.nodes,
@@ -64,6 +90,12 @@ class NodeSettings:
             timers=Timers(h.keepalive, h.deadtime, h.warntime, h.initdead),
             groups=tuple((g.id, g.node) for g in config.groups),
             auto_failback=h.auto_failback,
+            ping_nodes=pings,
+            deadping=h.deadping,
+            stonith=device_for(raw, config.node) is not None,
+            # built in: the `respawn ... ipfail` line, or ping nodes alone (a ping node that
+            # nobody acts on protects nothing; see docs/resources.md)
+            ipfail=bool(pings) or ipfail_line,
         )
 
 
@@ -75,6 +107,7 @@ class NodeSnapshot:
     policy: PolicyView
     rscstatus: str
     seq: int
+    ping: tuple[tuple[str, PingNodeState], ...]  # ping nodes and their status
 
 
 class Node:
@@ -84,7 +117,27 @@ class Node:
         self.membership = Membership(settings.local, settings.nodes, settings.links,
                                      settings.timers, generation, uuid, now, clock_offset)
         self.policy = Policy(settings.local, settings.nodes, dict(settings.groups),
-                             settings.auto_failback, now)
+                             settings.auto_failback, now, ping_nodes=len(settings.ping_nodes),
+                             stonith=settings.stonith, deadtime=settings.timers.deadtime)
+        self.ping: PingTracker | None = None
+        self.ipfail: Ipfail | None = None
+        self._setup_guards(now)
+
+    def _setup_guards(self, now: float) -> None:
+        s = self.settings
+        t = s.timers
+        if s.ping_nodes:
+            old = self.ping.snapshot() if self.ping is not None else {}
+            self.ping = PingTracker(s.ping_nodes, s.deadping or t.deadtime, now, t.initdead)
+            for name, state in old.items():  # a reload keeps what is known
+                if state.alive and name in s.ping_nodes:
+                    self.ping.replied(name, now)
+        else:
+            self.ping = None
+        peers = [n for n in s.nodes if n.lower() != s.local.lower()]
+        self.ipfail = Ipfail(s.local, peers[0], t.keepalive,
+                             "off" if s.auto_failback == "off" else "on") \
+            if s.ipfail and len(peers) == 1 else None
 
     # ---- inputs ---------------------------------------------------------------
     def receive(self, msg: Message, link: str, now: float) -> list[NodeAction]:
@@ -94,12 +147,27 @@ class Node:
     def tick(self, now: float) -> list[NodeAction]:
         """Timers: heartbeats due, peers silent past warntime/deadtime, waits over."""
         out = self._membership_out(self.membership.tick(now), now)
+        if self.ping is not None:
+            out.extend(self._ping_out(self.ping.tick(now), now))
+        if self.ipfail is not None:
+            out.extend(self._ipfail_out(self.ipfail.tick(now), now))
         out.extend(self._policy_out(self.policy.tick(now), now))
         return out
 
-    def resource_done(self, group_id: str, op: GroupOp, ok: bool,
-                      now: float) -> list[NodeAction]:
-        return self._policy_out(self.policy.on_resource_done(group_id, op, ok, now), now)
+    def ping_reply(self, node: str, now: float) -> list[NodeAction]:
+        """A ping node answered."""
+        if self.ping is None:
+            return []
+        return self._ping_out(self.ping.replied(node, now), now)
+
+    def fence_done(self, node: str, ok: bool, now: float) -> list[NodeAction]:
+        """The STONITH reset of `node` finished."""
+        return self._policy_out(self.policy.on_fence_done(node, ok, now), now)
+
+    def resource_done(self, group_id: str, op: GroupOp, ok: bool, now: float,
+                      contested: str | None = None) -> list[NodeAction]:
+        return self._policy_out(
+            self.policy.on_resource_done(group_id, op, ok, now, contested), now)
 
     def standby(self, which: str, now: float) -> list[NodeAction]:
         return self._policy_out(self.policy.standby(which, now), now)
@@ -112,7 +180,13 @@ class Node:
         return self._policy_out(self.policy.shutdown(now), now)
 
     def leave(self, now: float) -> list[NodeAction]:
-        """The last heartbeat, status `dead`."""
+        """The last heartbeat, status `dead`; not sent while a group whose stop failed may
+        still run here: the peers then wait deadtime (and reset this node, with STONITH)."""
+        stuck = sorted(g for g, s in self.policy.state.items() if s is GroupState.FAILED)
+        if stuck:
+            return [Log(LogLevel.CRITICAL, f"leaving without telling the peers: "
+                                           f"{', '.join(stuck)} failed to stop and may still "
+                                           "run here; they take it only after deadtime")]
         return self._membership_out(self.membership.leave(now), now)
 
     def reconfigure(self, settings: NodeSettings, changed_groups: Iterable[str],
@@ -125,9 +199,15 @@ class Node:
         assert settings.local == self.settings.local and settings.links == self.settings.links
         self.settings = settings
         self.membership.set_timers(settings.timers, now)
-        self.membership.set_nodes(settings.nodes)
+        self.membership.set_nodes(settings.nodes, now)
         self.policy.auto_failback = settings.auto_failback
         self.policy.set_nodes(settings.nodes)
+        self.policy.ping_nodes = len(settings.ping_nodes)
+        self.policy.stonith = settings.stonith
+        self.policy.deadtime = settings.timers.deadtime
+        self._setup_guards(now)
+        if self.ping is not None:
+            self.policy.ping_alive = self.ping.alive_count()
         out = self._policy_out(self.policy.set_groups(dict(settings.groups), changed_groups),
                                now)
         out.extend(self.tick(now))
@@ -144,13 +224,15 @@ class Node:
 
     # ---- outputs --------------------------------------------------------------
     def next_deadline(self, now: float) -> float:
-        deadline = self.membership.next_deadline()
-        waits = self.policy.next_deadline(now)
-        return deadline if waits is None else min(deadline, waits)
+        deadlines = [self.membership.next_deadline(), self.policy.next_deadline(now),
+                     self.ping.next_deadline() if self.ping else None,
+                     self.ipfail.next_deadline() if self.ipfail else None]
+        return min(d for d in deadlines if d is not None)
 
     def snapshot(self, now: float) -> NodeSnapshot:
         return NodeSnapshot(nodes=tuple(self.membership.view(now)), policy=self.policy.view(),
-                            rscstatus=self.policy.cl_rscstatus(now), seq=self.membership.seq)
+                            rscstatus=self.policy.cl_rscstatus(now), seq=self.membership.seq,
+                            ping=tuple(self.ping.snapshot().items()) if self.ping else ())
 
     # ---- routing --------------------------------------------------------------
     def _membership_out(self, actions: Iterable[MembershipAction],
@@ -159,12 +241,25 @@ class Node:
         for a in actions:
             match a:
                 case Deliver(msg=msg, node=node):
-                    out.extend(self._policy_out(self.policy.on_message(msg, node, now), now))
+                    if self.ipfail is not None and msg.get("t") in IPFAIL_TYPES:
+                        out.extend(self._ipfail_out(self.ipfail.on_message(
+                            msg, self._ping_count(), now), now))
+                    else:
+                        out.extend(self._policy_out(self.policy.on_message(msg, node, now),
+                                                    now))
                 case NodeStatus(node=node, new=new):
                     out.append(a)
                     out.extend(self._policy_out(self.policy.on_node_status(node, new, now),
                                                 now))
-                case Send() | LinkStatus() | Log():
+                    if self.ipfail is not None and new.alive and not a.old.alive:
+                        # as ipfail signs on: the peer's ipfail answers with its count
+                        out.append(self.membership.send_cluster(join_message(
+                            self.settings.local), now))
+                case LinkStatus(new=new):
+                    out.append(a)
+                    if self.ipfail is not None and new is LinkState.DEAD:
+                        out.extend(self._ipfail_out(self.ipfail.ask(self._ping_count()), now))
+                case Send() | Log():
                     out.append(a)
                 case _:
                     assert_never(a)
@@ -176,8 +271,41 @@ class Node:
             match a:
                 case SendCluster(msg=msg):
                     out.append(self.membership.send_cluster(msg, now))
-                case Log() | Acquire() | Release() | Readvertise() | ShutdownComplete():
+                case Log() | Acquire() | Release() | Readvertise() | Fence() | ShutdownComplete():
                     out.append(a)
+                case _:
+                    assert_never(a)
+        return out
+
+    def _ping_count(self) -> int:
+        return self.ping.alive_count() if self.ping is not None else 0
+
+    def _ping_out(self, events: Iterable[PingNodeStatus], now: float) -> list[NodeAction]:
+        out: list[NodeAction] = []
+        changed = False
+        for e in events:
+            out.append(Log(LogLevel(e.level), e.text))
+            changed = True
+        if not changed:
+            return out
+        out.extend(self._policy_out(self.policy.set_ping(self._ping_count(), now), now))
+        if self.ipfail is not None:
+            out.extend(self._ipfail_out(self.ipfail.ask(self._ping_count()), now))
+        return out
+
+    def _ipfail_out(self, actions: Iterable[IpfailAction], now: float) -> list[NodeAction]:
+        out: list[NodeAction] = []
+        for a in actions:
+            match a:
+                case SendToPeer(msg=msg):
+                    out.append(self.membership.send_cluster(msg, now))
+                case GiveUp(which=which):
+                    out.append(Log(LogLevel.WARNING, f"ipfail: this node reaches fewer ping "
+                                                     f"nodes than its peer; handing over "
+                                                     f"{which} groups"))
+                    out.extend(self._policy_out(self.policy.standby(str(which), now), now))
+                case IpfailLog(level=level, text=text):
+                    out.append(Log(LogLevel(level), f"ipfail: {text}"))
                 case _:
                     assert_never(a)
         return out

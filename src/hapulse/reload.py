@@ -1,9 +1,10 @@
 """What a reload changes (pure): applied live, or refused because it needs a restart.
 
 ``hapulse reload`` (SIGHUP) re-reads the three files. Timers, the node
-list, auto_failback, the haresources groups, the keys and the logging
-directives apply at once; the media, the UDP port, the serial speed, the
-local node's name and the scheduling (realtime, rtprio) need a restart,
+list, auto_failback, the haresources groups, the keys, the logging
+directives, ping nodes, deadping and STONITH apply at once; the media, the
+UDP port, the serial speed, the local node's name, the scheduling
+(realtime, rtprio) and respawn lines need a restart,
 and a reload that changes any of them is refused whole, naming them, with
 the running configuration kept.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hapulse.config import Config, Medium, ResourceGroup
+from hapulse.config import Config, HaCf, Medium, ResourceGroup
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         _differ("realtime", o.realtime, n.realtime),
         _differ("rtprio", o.rtprio, n.rtprio),
         _differ("msgfmt", o.msgfmt, n.msgfmt),
+        _differ("respawn", _lines(o, "respawn"), _lines(n, "respawn")),
     ) if d]
     live = [d for d in (
         _differ("keepalive", o.keepalive, n.keepalive),
@@ -52,6 +54,10 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         _differ("initdead", o.initdead, n.initdead),
         _differ("nodes", " ".join(o.nodes), " ".join(n.nodes)),
         _differ("auto_failback", o.auto_failback, n.auto_failback),
+        _differ("ping nodes", _lines(o, "ping", "ping_group"), _lines(n, "ping", "ping_group")),
+        _differ("deadping", o.deadping, n.deadping),
+        _differ("stonith", _lines(o, "stonith", "stonith_host"),
+                _lines(n, "stonith", "stonith_host")),
     ) if d]
     before = {g.id: g for g in old.groups}
     after = {g.id: g for g in new.groups}
@@ -68,6 +74,12 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     if logging:
         live.append("logging")
     return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging)
+
+
+def _lines(hacf: HaCf, *names: str) -> str:
+    """Some directives as written, in order (their line numbers do not matter)."""
+    return "; ".join(f"{d.name} {' '.join(d.args)}" for d in hacf.directives
+                     if d.name in names) or "none"
 
 
 def _media(media: tuple[Medium, ...]) -> str:

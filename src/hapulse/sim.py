@@ -30,6 +30,7 @@ from typing import assert_never
 
 from hapulse.actions import (
     Acquire,
+    Fence,
     LinkStatus,
     Log,
     NodeAction,
@@ -64,7 +65,13 @@ class _Arrival:
     data: Packet
 
 
-Event = _Tick | _Arrival | Callable[[], None]
+@dataclass(frozen=True)
+class _Ping:
+    node: str
+    version: int
+
+
+Event = _Tick | _Arrival | _Ping | Callable[[], None]
 
 
 @dataclass
@@ -121,6 +128,9 @@ class Sim:
         auto_failback: str = "legacy",
         resource_time: float = 0.3,
         keep_sent: int = 0,
+        ping_nodes: Sequence[str] = (),
+        stonith: bool = False,
+        reboot_time: float = 5.0,
     ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
@@ -134,6 +144,14 @@ class Sim:
         self.resource_time = resource_time
         self.keep_sent = keep_sent  # packets remembered per node for the replay adversary
         self.failing: set[tuple[str, str, GroupOp]] = set()  # (node, group, op) that fail
+        # The LAN: ping nodes answer a node whose LAN is plugged in, and a takeover's
+        # address probe hears a live holder on it (its kernel answers, frozen or not)
+        self.ping_nodes = tuple(ping_nodes)
+        self.lan_cut: set[str] = set()
+        self.stonith = stonith
+        self.fence_fails = False  # the STONITH device fails every reset
+        self.reboot_time = reboot_time
+        self.fenced: list[tuple[float, str, str]] = []  # (time, by, target) resets done
         self.nodes = {n: SimNode(n, self.link_names) for n in nodes}
         self.params: dict[str, LinkParams] = {link: LinkParams() for link in self.link_names}
         self.partitions: list[set[str]] | None = None
@@ -172,6 +190,15 @@ class Sim:
                         continue
                     node.tick_at = None
                     self._apply(node, node.core.tick(self.now))
+                case _Ping(name, version):
+                    node = self.nodes[name]
+                    if node.core is None or node.version != version:
+                        continue
+                    self._push(self.now + self.timers.keepalive, _Ping(name, version))
+                    if node.frozen or name in self.lan_cut:
+                        continue
+                    for ping in self.ping_nodes:
+                        self._apply(node, node.core.ping_reply(ping, self.now))
                 case _Arrival(name, version, link, data):
                     node = self.nodes[name]
                     if node.core is None or node.version != version or link in node.cut:
@@ -205,7 +232,8 @@ class Sim:
     def settings(self, name: str) -> NodeSettings:
         return NodeSettings(local=name, nodes=tuple(self.names), links=self.link_names,
                             timers=self.timers, groups=self.groups,
-                            auto_failback=self.auto_failback)
+                            auto_failback=self.auto_failback, ping_nodes=self.ping_nodes,
+                            stonith=self.stonith, ipfail=bool(self.ping_nodes))
 
     def start(self, name: str, lost_state: bool = False) -> None:
         """Start (or restart) a node; `lost_state`: its generation starts again at 1."""
@@ -219,6 +247,8 @@ class Sim:
         node.core = Node(self.settings(name), node.generation, bytes([len(name)]) * 16,
                          self.now, CLOCK_OFFSET)
         self.trace.append(TraceEvent(self.now, name, "start", node.generation))
+        if self.ping_nodes:
+            self._push(self.now, _Ping(name, node.version))
         self._schedule_tick(node)
 
     def start_all(self) -> None:
@@ -317,11 +347,18 @@ class Sim:
                                                  (peer, link, old, new)))
                 case Log(level=level, text=text):
                     self.trace.append(TraceEvent(self.now, node.name, "log", (level, text)))
-                case Acquire(group_id=gid):
+                case Acquire(group_id=gid, takeover=takeover):
+                    holder = self._answering(node, gid) if takeover and self.ping_nodes else None
+                    if holder is not None:  # the address probe hears a live holder
+                        self.trace.append(TraceEvent(self.now, node.name, "contested", gid))
+                        self._later(node, gid, GroupOp.ACQUIRE, f"answered by {holder}")
+                        continue
                     node.owned.add(gid)
                     self.trace.append(TraceEvent(self.now, node.name, "acquire", gid))
                     self._check()
                     self._later(node, gid, GroupOp.ACQUIRE)
+                case Fence(node=target):
+                    self._fence(node, target)
                 case Release(group_id=gid):
                     self.trace.append(TraceEvent(self.now, node.name, "release", gid))
                     self._later(node, gid, GroupOp.RELEASE)
@@ -335,9 +372,34 @@ class Sim:
                     assert_never(a)
         self._schedule_tick(node)
 
-    def _later(self, node: SimNode, gid: str, op: GroupOp) -> None:
+    def _answering(self, node: SimNode, gid: str) -> str | None:
+        """Who else answers on the LAN for this group's address (a live holder)."""
+        if node.name in self.lan_cut:
+            return None
+        for other in self.nodes.values():
+            if other is not node and other.core is not None and gid in other.owned \
+                    and other.name not in self.lan_cut:
+                return other.name
+        return None
+
+    def _fence(self, by: SimNode, target: str) -> None:
+        """The STONITH device power-cycles `target` (it boots after reboot_time)."""
+        version = by.version
+        ok = not self.fence_fails
+
+        def done() -> None:
+            if ok:
+                self.fenced.append((self.now, by.name, target))
+                self.kill(target)
+                self.at(self.now + self.reboot_time, lambda: self.start(target))
+            if by.version == version and by.core is not None:
+                self._apply(by, by.core.fence_done(target, ok, self.now))
+
+        self.at(self.now + 0.1, done)
+
+    def _later(self, node: SimNode, gid: str, op: GroupOp, contested: str | None = None) -> None:
         version = node.version
-        ok = (node.name, gid, op) not in self.failing
+        ok = (node.name, gid, op) not in self.failing and contested is None
 
         def done() -> None:
             if node.version != version or node.core is None:
@@ -349,7 +411,7 @@ class Sim:
             if node.frozen:  # the result waits for the process to run again
                 self.at(self.now + self.resource_time, done)
                 return
-            self._apply(node, node.core.resource_done(gid, op, ok, self.now))
+            self._apply(node, node.core.resource_done(gid, op, ok, self.now, contested))
 
         self.at(self.now + self.resource_time, done)
 

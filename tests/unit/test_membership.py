@@ -353,8 +353,12 @@ def test_a_huge_gap_asks_for_at_most_max_rexmit_gap_messages() -> None:
 
 
 def three_nodes_after_heartbeats(count: int) -> tuple[Membership, list[Message]]:
+    """f801 has sent `count` heartbeats; both peers are alive (an unsequenced request such
+    as NS_rexmit is answered only while its sender is alive)."""
     m = member(nodes=("f801", "f802", "f803"))
     sent = [sends(m.tick(float(t)))[0].msg for t in range(count)]
+    for peer in ("f802", "f803"):
+        m.receive(msg(seq=1, src=peer), "eth1", float(count))
     return m, sent
 
 
@@ -396,9 +400,6 @@ def test_rexmit_for_another_node_or_malformed_is_not_answered() -> None:
         "malformed NS_rexmit from f802 dropped"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a message without seq (NS_rexmit) is always "
-                   "'fresh': a replay of an old one from the same generation revives a dead "
-                   "peer and its link (only fresh packets may keep a node alive)")
 def test_replayed_rexmit_request_revives_no_dead_node() -> None:
     m = member()
     old_request = ask(1, 1)  # sent by f802 at its ts 1000
@@ -516,9 +517,6 @@ def test_set_nodes_removes_and_adds_peers() -> None:
     assert node_statuses(out) == [NodeStatus("f804", NodeState.INIT, NodeState.ACTIVE)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a peer added by reload (set_nodes) counts its "
-                   "initdead from this node's start, so it is declared dead at the reload's "
-                   "first tick, before it could be heard")
 def test_peer_added_by_reload_gets_its_time_to_be_heard() -> None:
     m = member(now=0.0)
     m.receive(msg(seq=1), "eth1", 1.0)
@@ -549,6 +547,7 @@ def test_send_cluster_stamps_sequences_and_keeps_for_retransmission() -> None:
     assert [f.name for f in out] == ["t", "rsc_hold", *STAMP]
     assert (out["src"], out["seq"], out["ts"], out["ttl"]) == ("f801", "2", f"{1002:x}", "3")
     assert stale["seq"] == "99"  # the policy's message is not changed
+    m.receive(msg(seq=1), "eth1", 2.5)  # f802 alive: its requests are answered
     assert sends(m.receive(ask(2, 2), "eth1", 3.0)) == [Send(out)]
 
 

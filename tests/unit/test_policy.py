@@ -20,6 +20,7 @@ from hapulse.actions import (
     ShutdownComplete,
 )
 from hapulse.policy import ANNOUNCE_WAIT, Policy
+from hapulse.policy.failover import HELLO_TRIES
 from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.wire.message import Message
 
@@ -114,8 +115,14 @@ def test_a_live_peer_that_came_alive_is_greeted_and_given_time_to_announce() -> 
     (hello,) = sent(out)
     assert hello["hp_hello"] == "1" and hello["hp_held"] == ""
     assert acquired(out) == []
-    assert acquired(p.tick(1.0 + ANNOUNCE_WAIT - 0.01)) == []
-    assert acquired(p.tick(1.0 + ANNOUNCE_WAIT)) == [WEB]  # a Heartbeat peer may never answer
+    t = 1.0
+    for _ in range(HELLO_TRIES - 1):  # no answer (lost?): asked again, each ANNOUNCE_WAIT
+        assert acquired(p.tick(t + ANNOUNCE_WAIT - 0.01)) == []
+        t += ANNOUNCE_WAIT
+        again = p.tick(t)
+        assert acquired(again) == [] and [m["hp_hello"] for m in sent(again)] == ["1"]
+    assert acquired(p.tick(t + ANNOUNCE_WAIT - 0.01)) == []
+    assert acquired(p.tick(t + ANNOUNCE_WAIT)) == [WEB]  # a Heartbeat peer may never answer
 
 
 def test_the_peers_announcement_ends_the_wait_and_the_preferred_node_acquires() -> None:
@@ -517,6 +524,11 @@ def test_next_deadline_is_when_the_announce_wait_ends() -> None:
     p.on_node_status("f802", ACTIVE, 1.0)
     deadline = p.next_deadline(1.5)
     assert deadline is not None and 1.0 + ANNOUNCE_WAIT <= deadline < 1.0 + ANNOUNCE_WAIT + 0.01
+    for _ in range(HELLO_TRIES - 1):  # each deadline asks again
+        assert acquired(p.tick(deadline)) == []
+        nxt = p.next_deadline(deadline)
+        assert nxt is not None and deadline + ANNOUNCE_WAIT <= nxt < deadline + ANNOUNCE_WAIT + 0.01
+        deadline = nxt
     assert acquired(p.tick(deadline)) == [WEB]
     assert p.next_deadline(deadline) is None
 

@@ -168,9 +168,6 @@ def test_logging_changes_live(tmp_path: Path, line: str) -> None:
     assert not plan.keys_changed and plan.restart_needed == ()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ping nodes and deadping are applied live by "
-                   "Node.reconfigure (NodeSettings.ping_nodes/deadping) but plan_reload does "
-                   "not compare them: the reload is reported 'unchanged' (changed=False)")
 @pytest.mark.parametrize("line", ["ping 10.0.0.1", "ping_group lan 10.0.0.1 10.0.0.2",
                                   "deadping 5"])
 def test_ping_nodes_and_deadping_listed_as_live_changes(tmp_path: Path, line: str) -> None:

@@ -73,6 +73,7 @@ class Peer:
     links: dict[str, LinkState] = field(default_factory=dict)
     link_heard: dict[str, float] = field(default_factory=dict)
     uuid: bytes | None = None
+    added: float = 0.0  # when it joined the node list (its initdead counts from then)
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,18 @@ class Membership:
         self.history: OrderedDict[int, Message] = OrderedDict()
         self.resent: dict[int, float] = {}  # seq -> when last retransmitted
         self.peers: dict[str, Peer] = {}
+        self._now = now  # the latest time this core was fed
         self.set_nodes(nodes)
 
     # ---- configuration --------------------------------------------------------
-    def set_nodes(self, nodes: Sequence[str]) -> list[str]:
-        """The cluster's node list (at start and on reload); returns the peers removed."""
+    def set_nodes(self, nodes: Sequence[str], now: float | None = None) -> list[str]:
+        """The cluster's node list (at start and on reload); returns the peers removed. A
+        peer added now has its initdead from now to be heard."""
+        added = self._now if now is None else now
         wanted = {n.lower(): n for n in nodes if n.lower() != self.local.lower()}
         removed = [p.name for key, p in self.peers.items() if key not in wanted]
         self.peers = {key: self.peers.get(key) or Peer(name, links=dict.fromkeys(
-            self.links, LinkState.DEAD)) for key, name in wanted.items()}
+            self.links, LinkState.DEAD), added=added) for key, name in wanted.items()}
         return removed
 
     def set_timers(self, timers: Timers, now: float) -> None:
@@ -180,6 +184,7 @@ class Membership:
         return self.timers.deadtime if p.heard is not None else self.timers.initdead
 
     def tick(self, now: float) -> list[MembershipAction]:
+        self._now = now
         out: list[MembershipAction] = []
         t = self.timers
         if now >= self.next_heartbeat:
@@ -195,7 +200,7 @@ class Membership:
                     out.append(LinkStatus(p.name, link, LinkState.UP, LinkState.DEAD))
             if p.status is NodeState.DEAD:
                 continue
-            since = p.heard if p.heard is not None else self.started
+            since = p.heard if p.heard is not None else max(self.started, p.added)
             silent = now - since
             if p.heard is not None and silent > t.warntime and not p.warned:
                 p.warned = True
@@ -240,7 +245,7 @@ class Membership:
                     t = min(t, heard + timers.deadtime + 1e-6)
             if p.status is NodeState.DEAD:
                 continue
-            since = p.heard if p.heard is not None else self.started
+            since = p.heard if p.heard is not None else max(self.started, p.added)
             if p.heard is not None and not p.warned:
                 t = min(t, since + timers.warntime + 1e-6)
             t = min(t, since + self._dead_after(p) + 1e-6)
@@ -269,7 +274,9 @@ class Membership:
             p.generation = hg
         p.last_ts = max(p.last_ts, ts)
         if seq is None:
-            return True, out
+            # unsequenced (NS_rexmit): nothing proves it new, so it keeps nobody alive;
+            # it is answered only while its sender is alive
+            return p.status.alive, out
         first = p.seen.get(seq)
         if first is not None or seq <= p.high_seq - SEEN_WINDOW:
             # the same message on a second link moments later still says that link works
@@ -277,6 +284,7 @@ class Membership:
         return True, out
 
     def receive(self, msg: Message, link: str, now: float) -> list[MembershipAction]:
+        self._now = now
         src = msg.get("src")
         if src is None:
             return [Log(_WARN, f"message without src on {link} dropped")]
@@ -293,19 +301,9 @@ class Membership:
         if uuid is not None:
             p.uuid = uuid
 
-        # The link and the node are alive, whatever the message says.
-        old_link = p.links.get(link, LinkState.DEAD)
-        if old_link is not LinkState.UP:
-            p.links[link] = LinkState.UP
-            out.append(LinkStatus(p.name, link, old_link, LinkState.UP))
-        p.link_heard[link] = now
-        if p.warned and p.heard is not None:
-            out.append(Log(_INFO, f"node {p.name}: heartbeat resumed after "
-                                  f"{int((now - p.heard) * 1000)} ms"))
-        p.heard = now
-        p.warned = False
-
         seq = msg.get_int("seq")
+        if seq is not None:  # fresh and sequenced: the link and the node are alive
+            out.extend(self._refresh(p, link, now))
         if seq is not None:
             if seq in p.seen:
                 return out  # a duplicate on a second link: counted for that link only
@@ -340,6 +338,20 @@ class Membership:
         elif mtype not in PROTOCOL_TYPES and to_me:
             out.append(Deliver(msg, p.name))
         out.extend(self._maybe_active())
+        return out
+
+    def _refresh(self, p: Peer, link: str, now: float) -> list[MembershipAction]:
+        out: list[MembershipAction] = []
+        old_link = p.links.get(link, LinkState.DEAD)
+        if old_link is not LinkState.UP:
+            p.links[link] = LinkState.UP
+            out.append(LinkStatus(p.name, link, old_link, LinkState.UP))
+        p.link_heard[link] = now
+        if p.warned and p.heard is not None:
+            out.append(Log(_INFO, f"node {p.name}: heartbeat resumed after "
+                                  f"{int((now - p.heard) * 1000)} ms"))
+        p.heard = now
+        p.warned = False
         return out
 
     def _repnodes(self, p: Peer, now: float) -> Send:

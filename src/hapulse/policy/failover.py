@@ -9,7 +9,10 @@ Rules (Heartbeat's haresources semantics):
 - A group is held by at most one live node. This node acquires a group
   only when no live peer holds it or may hold it: at start-up it waits
   until every peer is known (heard, or dead after initdead) and every live
-  peer has announced what it holds (or had ANNOUNCE_WAIT seconds to).
+  peer has announced what it holds. A peer that has not answered is asked
+  again every ANNOUNCE_WAIT seconds (a lost message), HELLO_TRIES times in
+  all; only then is it taken to hold nothing (a Heartbeat peer may never
+  answer a hapulse hello).
 - The preferred node (haresources) acquires its groups; a node takes over
   the groups of a dead peer.
 - ``auto_failback on`` (and ``legacy``): when the preferred node is back,
@@ -31,9 +34,23 @@ Rules (Heartbeat's haresources semantics):
   name sorts first. The keeper re-advertises the group's addresses at once
   (gratuitous ARP), so clients that followed the other holder come back.
 
+Guards (each off unless ha.cf asks for it):
+- **Ping nodes** (``ping``/``ping_group``): a node takes a dead peer's
+  groups only while it reaches at least one ping node (the node that lost
+  the LAN does not grab the address). The daemon also checks, before such a
+  takeover, that nobody on the LAN still answers for the group's addresses
+  (an ARP probe): an answered address is *contested*, the acquisition is
+  refused and tried again a deadtime later.
+- **STONITH** (``stonith``/``stonith_host``): before taking a dead peer's
+  groups, this node resets it (:class:`~hapulse.actions.Fence`); a failed
+  reset means no takeover, retried every FENCE_RETRY seconds up to
+  FENCE_ATTEMPTS times, each failure at CRIT. A peer that reports a failed
+  stop (``hp_stopfail``) is reset too, then its groups are taken.
+
 Messages: ``t=resource`` with ``rsc_hold`` (``none``, ``local``,
 ``foreign``, ``all``, as Heartbeat's) and hapulse's ``hp_held`` (the group
-ids held), ``hp_give`` (groups handed to the peer), ``hp_failed``; and
+ids held), ``hp_give`` (groups handed to the peer), ``hp_failed``,
+``hp_stopfail`` (groups whose stop failed here: they may still run); and
 ``t=hp_takeover`` with ``hp_groups``.
 """
 
@@ -44,6 +61,7 @@ from dataclasses import dataclass, field
 
 from hapulse.actions import (
     Acquire,
+    Fence,
     Log,
     PolicyAction,
     Readvertise,
@@ -54,7 +72,10 @@ from hapulse.actions import (
 from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.wire.message import Message
 
-ANNOUNCE_WAIT = 3.0  # seconds a live peer has to announce its groups after we first see it
+ANNOUNCE_WAIT = 3.0  # seconds a live peer has to answer a hello before it is asked again
+HELLO_TRIES = 3  # hellos sent before a silent peer is taken to hold nothing
+FENCE_RETRY = 5.0  # seconds between two tries to reset a peer (Heartbeat's interval)
+FENCE_ATTEMPTS = 12  # then give up (a minute): the groups stay down, at CRIT
 _STOPPED, _STARTING, _RUNNING = GroupState.STOPPED, GroupState.STARTING, GroupState.RUNNING
 _STOPPING, _FAILED = GroupState.STOPPING, GroupState.FAILED
 _INFO, _ERROR, _CRIT = LogLevel.INFO, LogLevel.ERROR, LogLevel.CRITICAL
@@ -67,11 +88,26 @@ class PeerInfo:
     held: set[str] = field(default_factory=set)
     given: set[str] = field(default_factory=set)  # groups this peer handed to us
     failed: set[str] = field(default_factory=set)  # groups that failed to start there
-    seen_at: float | None = None  # when it came alive (its time to announce starts)
+    seen_at: float | None = None  # when the last hello went to it
+    hellos: int = 0  # hellos sent since it came alive
+    stopfail: set[str] = field(default_factory=set)  # groups whose stop failed there
 
     def waited_out(self, now: float) -> bool:
-        """Its time to announce has passed (a Heartbeat peer may never announce)."""
+        """Every hello went unanswered (a Heartbeat peer may never announce)."""
+        return self.hellos >= HELLO_TRIES and self.hello_due(now)
+
+    def hello_due(self, now: float) -> bool:
         return self.seen_at is not None and now - self.seen_at >= ANNOUNCE_WAIT
+
+
+@dataclass
+class FenceTry:
+    """Resetting one peer: how often it was tried, when next, whether one runs now."""
+
+    attempts: int = 0
+    next_at: float = 0.0
+    running: bool = False
+    done: bool = False  # the peer was reset since it was last seen alive
 
 
 @dataclass(frozen=True)
@@ -87,12 +123,17 @@ class PolicyView:
     rsc_hold: str
     groups: tuple[GroupView, ...]
     split_brains: int
+    ping_alive: int | None  # live ping nodes (None: no ping nodes configured)
+    fenced: tuple[str, ...]  # peers reset since they were last seen alive
+    fence_failures: int
 
 
 class Policy:
     def __init__(self, local: str, nodes: Sequence[str], groups: Mapping[str, str],
-                 auto_failback: str, now: float) -> None:
-        """`groups`: group id -> preferred node, in haresources order."""
+                 auto_failback: str, now: float, ping_nodes: int = 0,
+                 stonith: bool = False, deadtime: float = 30.0) -> None:
+        """`groups`: group id -> preferred node, in haresources order; `ping_nodes`: how
+        many ping nodes ha.cf lists; `stonith`: a fencing device is configured."""
         self.local = local
         self.auto_failback = auto_failback
         self.groups: dict[str, str] = {}
@@ -102,6 +143,14 @@ class Policy:
         self.giving: set[str] = set()  # groups we release for the peer (standby)
         self.retiring: set[str] = set()  # groups gone from haresources, being released
         self.split_brains = 0
+        self.ping_nodes = ping_nodes
+        self.ping_alive = 0
+        self.stonith = stonith
+        self.deadtime = deadtime
+        self.fencing: dict[str, FenceTry] = {}
+        self.fence_failures = 0
+        self.contested: dict[str, float] = {}  # group -> when to try it again
+        self._blocked: set[str] = set()  # groups whose takeover a guard holds back (logged)
         self._contested: set[tuple[str, str]] = set()  # (peer, group) split brains seen
         self.shutting_down = False
         self.set_nodes(nodes)
@@ -134,6 +183,9 @@ class Policy:
     # ---- helpers --------------------------------------------------------------
     def _is_local(self, node: str) -> bool:
         return node.lower() == self.local.lower()
+
+    def _name(self, node: str) -> str:
+        return next((n for n in self.peers if n.lower() == node.lower()), node)
 
     def _peer(self, node: str) -> PeerInfo | None:
         for name, p in self.peers.items():
@@ -200,6 +252,7 @@ class Policy:
             ("hp_held", " ".join(sorted(self.held()))),
             ("hp_give", " ".join(sorted(self.giving))),
             ("hp_failed", " ".join(sorted(self.failed_here))),
+            ("hp_stopfail", " ".join(sorted(g for g, s in self.state.items() if s is _FAILED))),
         ])
         if hello:
             msg.append("hp_hello", "1")
@@ -211,6 +264,13 @@ class Policy:
         if self.shutting_down:
             return out
         out.extend(self._resolve_split_brain())
+        out.extend(self._fence_stop_failures(now))
+        for p in self.peers.values():  # a hello (or its answer) may have been lost: again
+            if p.status.alive and not p.announced and p.hellos < HELLO_TRIES \
+                    and p.hello_due(now):
+                p.hellos += 1
+                p.seen_at = now
+                out.append(self._announce(hello=True))
         settled = self.settled(now)
         for gid, pref in self.groups.items():
             st = self.state[gid]
@@ -227,6 +287,8 @@ class Policy:
                 continue
             if self._held_by_peer(gid) or gid in self.giving:
                 continue
+            if now < self.contested.get(gid, -1.0):
+                continue  # its address answered elsewhere: tried again later
             given = any(p.status.alive and gid in p.given for p in self.peers.values())
             if self._is_local(pref):
                 why = f"{gid}: preferred here and held by no live node"
@@ -238,12 +300,87 @@ class Policy:
                 why = f"{gid}: failed on {pref}; taking it here"
             else:
                 continue
+            # "held by no live node" rests on a dead peer's silence: the guards decide
+            uncertain = any(p.status is NodeState.DEAD for p in self.peers.values())
+            if uncertain:
+                held_back = self._guard_takeover(gid, now)
+                if held_back:
+                    out.extend(held_back)
+                    continue
             self.state[gid] = _STARTING
             out.append(Log(_INFO, why))
-            out.append(Acquire(gid))
+            out.append(Acquire(gid, takeover=uncertain))
         if any(isinstance(a, Acquire) for a in out):
             out.append(self._announce())  # at once: a peer deciding now must see it taken
         return out
+
+    def _guard_takeover(self, gid: str, now: float) -> list[PolicyAction]:
+        """Why this node may not start a group while a peer is dead (empty: it may): the
+        dead peer may be alive behind a cut, holding it."""
+        if self.ping_nodes and not self.ping_alive:
+            if gid in self._blocked:
+                return [Log(LogLevel.DEBUG, f"{gid}: still no ping node reachable")]
+            self._blocked.add(gid)
+            return [Log(LogLevel.WARNING, f"{gid}: not starting it: none of this node's "
+                                          f"{self.ping_nodes} ping node(s) answers (this "
+                                          "node may be the one cut off)")]
+        self._blocked.discard(gid)
+        if not self.stonith:
+            return []
+        dead = [n for n, p in self.peers.items() if p.status is NodeState.DEAD]
+        pending = [n for n in dead if not self.fencing.setdefault(n, FenceTry()).done]
+        out: list[PolicyAction] = [Log(LogLevel.DEBUG, f"{gid}: waiting for {n} to be reset")
+                                   for n in pending]
+        for n in pending:
+            out.extend(self._fence(n, now))
+        return out
+
+    def _fence(self, node: str, now: float) -> list[PolicyAction]:
+        f = self.fencing.setdefault(node, FenceTry())
+        if f.running or f.done or now < f.next_at or f.attempts >= FENCE_ATTEMPTS:
+            return []
+        f.running = True
+        f.attempts += 1
+        return [Log(_INFO, f"Resetting node {node} before taking its resources (attempt "
+                           f"{f.attempts}/{FENCE_ATTEMPTS})"), Fence(node)]
+
+    def _fence_stop_failures(self, now: float) -> list[PolicyAction]:
+        """A live peer whose stop failed may still run a group: reset it (STONITH only)."""
+        out: list[PolicyAction] = []
+        if not self.stonith:
+            return out
+        for name, p in self.peers.items():
+            if p.status.alive and p.stopfail and not self.fencing.get(name, FenceTry()).done:
+                out.extend(self._fence(name, now))
+        return out
+
+    def on_fence_done(self, node: str, ok: bool, now: float) -> list[PolicyAction]:
+        """The reset of `node` finished: on success its groups are free to take."""
+        f = self.fencing.setdefault(self._name(node), FenceTry())
+        f.running = False
+        out: list[PolicyAction] = []
+        if ok:
+            f.done = True
+            p = self._peer(node)
+            if p is not None:
+                p.held.clear()
+                p.stopfail.clear()
+            out.append(Log(_INFO, f"node {node} now reset: its resources may be taken"))
+        else:
+            self.fence_failures += 1
+            f.next_at = now + FENCE_RETRY
+            last = f.attempts >= FENCE_ATTEMPTS
+            out.append(Log(_CRIT, f"Host {node} not reset! (attempt {f.attempts}/"
+                                  f"{FENCE_ATTEMPTS}); its resources are not taken over"
+                                  + ("; giving up: reset it by hand, then `hapulse takeover`"
+                                     if last else f"; retrying in {FENCE_RETRY:g} s")))
+        out.extend(self.decide(now))
+        return out
+
+    def set_ping(self, alive: int, now: float) -> list[PolicyAction]:
+        """How many ping nodes answer now; a change may allow a held-back takeover."""
+        self.ping_alive = alive
+        return self.decide(now)
 
     def _keeper(self, gid: str, peer: str) -> str:
         """Who keeps a group both this node and `peer` hold: the same answer on both."""
@@ -292,7 +429,9 @@ class Policy:
         p.status = status
         out: list[PolicyAction] = []
         if status.alive and not was_alive:
+            self.fencing.pop(self._name(node), None)  # reset once more if it dies again
             p.seen_at = now
+            p.hellos = 1
             p.announced = False
             p.held.clear()
             self.failed_here.clear()  # the cluster changed: try again
@@ -323,12 +462,13 @@ class Policy:
                 p.held = set(held.split())
                 p.given = set((msg.get("hp_give") or "").split())
                 p.failed = set((msg.get("hp_failed") or "").split())
+                p.stopfail = set((msg.get("hp_stopfail") or "").split())
             else:  # a Heartbeat node: rsc_hold from its point of view
                 hold = msg.get("rsc_hold") or "none"
                 p.held = {g for g, pref in self.groups.items()
                           if (hold in ("all", "local") and pref.lower() == node.lower())
                           or (hold in ("all", "foreign") and pref.lower() != node.lower())}
-            self.giving -= p.held
+            self.giving -= p.given  # the latest hand-over wins: it gave them back
             self._contested = {c for c in self._contested if c[0] != node or c[1] in p.held}
             if msg.get("hp_hello") == "1":  # a (re)started peer: tell it what we hold
                 out.append(self._announce())
@@ -343,12 +483,21 @@ class Policy:
         out.extend(self.decide(now))
         return out
 
-    def on_resource_done(self, group_id: str, op: GroupOp, ok: bool,
-                         now: float) -> list[PolicyAction]:
+    def on_resource_done(self, group_id: str, op: GroupOp, ok: bool, now: float,
+                         contested: str | None = None) -> list[PolicyAction]:
+        """A group's start or stop finished; `contested`: the start was refused because
+        someone on the LAN still answers for its address (who, in words)."""
         out: list[PolicyAction] = []
         if op is GroupOp.ACQUIRE:
             if ok:
                 self.state[group_id] = _RUNNING
+                self.contested.pop(group_id, None)
+            elif contested:
+                self.state[group_id] = _STOPPED
+                self.contested[group_id] = now + self.deadtime
+                out.append(Log(LogLevel.WARNING, f"{group_id}: not taken over: {contested}; "
+                                                 f"its holder seems alive on the LAN; trying "
+                                                 f"again in {self.deadtime:g} s"))
             else:
                 self.failed_here.add(group_id)
                 out.append(Log(_ERROR, f"{group_id} failed to start here; leaving it to a "
@@ -419,9 +568,13 @@ class Policy:
 
     def next_deadline(self, now: float) -> float | None:
         """When a live peer's time to announce runs out (then `tick` decides again)."""
-        waits = [p.seen_at + ANNOUNCE_WAIT for p in self.peers.values()
+        waits = [max(p.seen_at + ANNOUNCE_WAIT, now) for p in self.peers.values()
                  if p.status.alive and not p.announced and p.seen_at is not None
                  and not p.waited_out(now)]
+        waits += [t for t in self.contested.values() if t > now]
+        waits += [f.next_at for f in self.fencing.values()
+                  if not f.done and not f.running and f.next_at > now
+                  and f.attempts < FENCE_ATTEMPTS]
         return min(waits) + 1e-3 if waits else None
 
     def view(self) -> PolicyView:
@@ -430,4 +583,7 @@ class Policy:
             groups=tuple(GroupView(g, self.groups.get(g, ""), st, tuple(sorted(
                 n for n, p in self.peers.items() if p.status.alive and g in p.held)))
                 for g, st in self.state.items()),
-            split_brains=self.split_brains)
+            split_brains=self.split_brains,
+            ping_alive=self.ping_alive if self.ping_nodes else None,
+            fenced=tuple(sorted(n for n, f in self.fencing.items() if f.done)),
+            fence_failures=self.fence_failures)

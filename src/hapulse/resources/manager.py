@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hapulse.config import ResourceGroup
+from hapulse.resources import arpprobe
 from hapulse.resources.agent import Agent, LogFn, Result
 from hapulse.resources.ipaddr import IPaddr
 from hapulse.resources.scripts import make_agent
@@ -59,6 +60,17 @@ class ResourceManager:
 
     async def status(self, group: ResourceGroup) -> dict[str, bool]:
         return {a.text: (await a.status()).ok for a in self.agents(group)}
+
+    async def answering(self, group: ResourceGroup) -> str | None:
+        """Who on the LAN still answers for one of the group's addresses (an ARP probe),
+        in words, or None: a takeover checks its addresses are free first."""
+        for agent in self.agents(group):
+            if isinstance(agent, IPaddr):
+                ifname = agent.arg.interface if agent.arg is not None else None
+                mac = await arpprobe.probe(agent.address, ifname)
+                if mac is not None:
+                    return f"{agent.address} is answered by {mac}"
+        return None
 
     async def readvertise(self, group: ResourceGroup) -> None:
         """Announce the group's addresses again (a gratuitous ARP burst): starting an

@@ -24,7 +24,9 @@ class Transport(Protocol):
 
     kind: str
     link: str
-    counters: Counters
+
+    @property
+    def counters(self) -> Counters: ...
 
     async def start(self, on_packet: OnPacket) -> None: ...
 
