@@ -265,11 +265,11 @@ class Policy:
             return out
         out.extend(self._resolve_split_brain())
         out.extend(self._fence_stop_failures(now))
-        for p in self.peers.values():  # a hello (or its answer) may have been lost: again
-            if p.status.alive and not p.announced and p.hellos < HELLO_TRIES \
-                    and p.hello_due(now):
-                p.hellos += 1
-                p.seen_at = now
+        for peer in self.peers.values():  # a hello (or its answer) may have been lost
+            if peer.status.alive and not peer.announced and peer.hellos < HELLO_TRIES \
+                    and peer.hello_due(now):
+                peer.hellos += 1
+                peer.seen_at = now
                 out.append(self._announce(hello=True))
         settled = self.settled(now)
         for gid, pref in self.groups.items():
