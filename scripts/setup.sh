@@ -18,6 +18,7 @@ APT_PACKAGES=(
     heartbeat resource-agents keepalived stress-ng ethtool
     systemd  # systemd-analyze verifies the unit file (no running systemd needed)
     cluster-glue  # the stonith tool and its plugins (STONITH)
+    pacemaker corosync crmsh  # `hapulse export pacemaker`: crm_verify, crm, and the live lab cluster
 )
 
 missing=()

@@ -33,7 +33,7 @@ from hapulse.export import (
     render_corosync,
     render_crm,
 )
-from hapulse.export.links import MIN_TOKEN_MS
+from hapulse.export.links import CONSENSUS, MIN_TOKEN_MS
 from hapulse.lab.ha_d import write_ha_d
 from hapulse.lab.nodes import seed_files
 
@@ -143,5 +143,6 @@ def test_corosync_conf_has_every_node_on_every_link(name: str, seed_config: Conf
         assert {k for k in n if k.endswith("_addr")} == {f"ring{i}_addr" for i in links}
     totem_kv = dict(parsed)["totem"]
     assert totem_kv["transport"] == "knet"
-    assert totem_kv["token"] == str(max(round(config.hacf.deadtime * 1000), MIN_TOKEN_MS))
+    token = max(round(config.hacf.deadtime * 1000 / (1 + CONSENSUS)), MIN_TOKEN_MS)
+    assert totem_kv["token"] == str(token)
     assert (dict(parsed)["quorum"].get("two_node") == "1") == (len(nodes) == 2)

@@ -8,9 +8,10 @@ line naming the node, and the ucast lines themselves (in a node's ha.cf
 they name the other nodes: with one node left unplaced and one address
 left unused, that is its address). A node still without an address on
 link 0 is written by name (Corosync resolves it); a later link missing
-one is left out, as a gap. deadtime becomes the totem token: Corosync
-declares a node lost after the token timeout, as Heartbeat did after
-deadtime. Serial links have no Corosync counterpart.
+one is left out, as a gap. deadtime becomes the totem token: a node lost
+is out of the membership after the token and then consensus (1.2 x the
+token) have expired, so the token is deadtime / 2.2: failover starts after
+deadtime, as with Heartbeat. Serial links have no Corosync counterpart.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ipaddress
 from hapulse.config import Config, Medium
 from hapulse.export.model import Link, Machine, Note, Totem
 
+CONSENSUS = 1.2  # Corosync's consensus timeout, as a multiple of the token (its default)
 MIN_TOKEN_MS = 1000  # below this, a busy Corosync node loses the token without any fault
 
 
@@ -93,9 +95,10 @@ def build_totem(config: Config, machine: Machine | None = None,
     if len(nodes) != 2:
         notes.append(Note("note", hacf.path, f"{len(nodes)} nodes: no two_node quorum; "
                           "a partition without a majority stops its resources"))
-    token = max(int(round(hacf.deadtime * 1000)), MIN_TOKEN_MS)
+    token = max(int(round(hacf.deadtime * 1000 / (1 + CONSENSUS))), MIN_TOKEN_MS)
     notes.append(Note("note", hacf.path, f"deadtime {hacf.deadtime:g} s as the totem token "
-                      f"({token} ms): Pacemaker starts a failover when it expires"
+                      f"({token} ms) plus consensus (1.2 x token): Corosync forms the new "
+                      "membership, and Pacemaker fails over, when both have passed"
                       + ("; raised to Corosync's sane minimum" if token == MIN_TOKEN_MS
                          and hacf.deadtime * 1000 < MIN_TOKEN_MS else "")))
     notes.append(Note("note", "authkeys", "Corosync's crypto uses its own key: run "
