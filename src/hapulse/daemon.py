@@ -40,7 +40,7 @@ from hapulse.actions import (
     Send,
     ShutdownComplete,
 )
-from hapulse.config import Config, ResourceGroup, load_config
+from hapulse.config import Config, ResourceGroup, hbparameters, load_config
 from hapulse.logsetup import setup_logging
 from hapulse.node import Node, NodeSettings
 from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
@@ -517,7 +517,10 @@ class Daemon:
                 "name": n.name, "status": str(n.status), "type": "normal", "local": n.local,
                 "generation": n.generation, "last_heard_ago": n.last_heard_ago,
                 "links": {link.name: str(link.status) for link in n.links},
-            } for n in snap.nodes],
+            } for n in snap.nodes] + [{
+                "name": name, "status": str(state), "type": "ping", "local": False,
+                "generation": None, "last_heard_ago": None, "links": {},
+            } for name, state in snap.ping],
             "rscstatus": snap.rscstatus,
             "parameters": self._parameters(),
             "policy": {
@@ -553,13 +556,8 @@ class Daemon:
         }
 
     def _parameters(self) -> dict[str, str]:
-        h = self.config.hacf
-        params = {d.name: " ".join(d.args) for d in h.directives}
-        keepalive = self.node.settings.timers.keepalive
-        params.update({"keepalive": f"{int(keepalive * 1000)}ms" if keepalive < 1
-                       else params.get("keepalive", f"{keepalive:g}"),
-                       "hbversion": "hapulse-" + hapulse.__version__})
-        return params
+        """`cl_status hbparameter` answers, computed defaults included, as Heartbeat's."""
+        return {**hbparameters(self.config.hacf), "hbversion": "hapulse-" + hapulse.__version__}
 
 
 def run_foreground(options: DaemonOptions) -> int:

@@ -39,7 +39,25 @@ def render(st: dict[str, Any]) -> str:
         for g in groups:
             lines.append(f"{g['id']:<24} {g['preferred']:<10} {g['local_state']:<9} "
                          + " ".join(g["resources"]))
+    lines += _guards(st)
     return "\n".join(lines)
+
+
+def _guards(st: dict[str, Any]) -> list[str]:
+    """Split brains seen, fencing and respawned helpers, when there is anything to say."""
+    out: list[str] = []
+    brains = st.get("counters", {}).get("split_brains", 0)
+    if brains:
+        out.append(f"split brains repaired: {brains} (see the CRIT lines in the log)")
+    fencing = st.get("fencing") or {}
+    if fencing.get("device"):
+        out.append(f"STONITH {fencing['device']}: reset {', '.join(fencing['fenced']) or 'none'}"
+                   f"; {fencing['failures']} failed reset(s)")
+        out += [f"  {r}" for r in fencing.get("results", [])]
+    for r in st.get("respawn", []):
+        out.append(f"respawn {r['command']} (as {r['user']}): {r['state']}, pid {r['pid']}, "
+                   f"{r['restarts']} restart(s)")
+    return ["", *out] if out else []
 
 
 def run(args: argparse.Namespace) -> int:
