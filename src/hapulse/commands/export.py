@@ -18,8 +18,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hapulse.cli import UserError
+
+if TYPE_CHECKING:
+    from hapulse.config import Config, Diagnostic
 
 HELP = "export the cluster to Pacemaker 2.1 + Corosync 3 (crm, pcs or CIB; corosync.conf)"
 EXIT_GAPS = 2
@@ -76,8 +80,8 @@ def _names(*dirs: str, suffix: str = "") -> frozenset[str]:
     return frozenset(out)
 
 
-def _load(confdir: Path, node: str | None):  # type: ignore[no-untyped-def]
-    from hapulse.config import load_config, parse_hacf
+def _load(confdir: Path, node: str | None) -> tuple[Config | None, list[Diagnostic], bool]:
+    from hapulse.config import load_config, local_node_name, parse_hacf
 
     config, diags = load_config(confdir, node)
     if config is None and node is None and any(d.code == "local-node-unknown" for d in diags):
@@ -85,7 +89,8 @@ def _load(confdir: Path, node: str | None):  # type: ignore[no-untyped-def]
         nodes = parse_hacf(text, str(confdir / "ha.cf"), resolve=lambda h: None)[0].nodes
         if nodes:  # not run on a node: take the first, and nothing from this machine
             return load_config(confdir, nodes[0])[0], [], False
-    return config, diags, True
+    # this machine's interfaces and scripts are the node's only when the export runs on it
+    return config, diags, config is not None and config.node == local_node_name().lower()
 
 
 def run(args: argparse.Namespace) -> int:
