@@ -41,6 +41,7 @@ from lab_helpers import (
 
 from hapulse.config import load_config_or_raise
 from hapulse.lab import Lab, wait_for
+from hapulse.lab.host import run_ip
 from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_files, served_by, web_node
 from hapulse.runtime import GENERATION_NAME
 from hapulse.wire.auth import Authenticator
@@ -211,6 +212,7 @@ payloads = [bytes.fromhex(line) for line in open(sys.argv[1]) if line.strip()]
 interval, lifetime = float(sys.argv[2]), float(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.0.0.1", 0))
+print("start", time.time(), flush=True)
 sent, end = 0, time.monotonic() + lifetime
 while time.monotonic() < end and sent < 100000:
     try:
@@ -257,13 +259,20 @@ def test_replayed_heartbeats_do_not_keep_a_dead_node_alive(seed: Lab) -> None:
     killed, killed_wall = time.monotonic(), time.time()
     for ifname in ("eth0", "eth1"):
         f801.set_link(ifname, up=False)
+    # a machine without power holds no address (a killed process leaves it configured)
+    run_ip("-n", f801.ns, "addr", "flush", "dev", "eth0")
     # ... and someone on the heartbeat network re-sends f801's packets from its address
     f801.set_link("eth1", up=True)
     out = f801.dir / "replay.out"
     with open(out, "w") as fh:
         sender = f801.popen([sys.executable, "-c", SENDER, str(replay), "0.05", str(REPLAY)],
                             stdout=fh, stderr=subprocess.STDOUT)
-    started = time.monotonic() - killed
+
+    def replay_started() -> float | None:
+        words = out.read_text().split()
+        return float(words[1]) if words[:1] == ["start"] and len(words) > 1 else None
+
+    started = wait_for(replay_started, 5, interval=0.02, what="the replay started") - killed_wall
     assert started < DEADTIME / 2, f"the replay started {started:.2f} s after the power-off"
 
     wait_for(lambda: b.node_status("f801") == "dead", DEADTIME + 3, interval=0.1,
@@ -285,7 +294,7 @@ def test_replayed_heartbeats_do_not_keep_a_dead_node_alive(seed: Lab) -> None:
         assert b.node_status("f801") == "dead"
         assert served_by(seed.hosts["client"]) == "f802"
     sender.wait(timeout=REPLAY + 5)
-    sent = int(out.read_text().split()[0])
+    sent = int(out.read_text().split()[2])
     after = b.status()
     assert after is not None
     received = after["counters"]["packets_in"] - before["counters"]["packets_in"]
@@ -306,10 +315,13 @@ def test_restart_with_an_empty_state_directory_rejoins_one_owner(seed: Lab) -> N
     owners.start()
     try:
         f801 = seed.hosts["f801"]
-        r = f801.run([HAPULSE, "stop", "--run-dir", str(a.run_dir)], timeout=30)
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert a.proc is not None
-        a.proc.wait(timeout=15)
+        # `hapulse stop` waits for the daemon's pid to go: the daemon is this test's child,
+        # so reap it while the stop waits
+        stop = f801.popen([HAPULSE, "stop", "--run-dir", str(a.run_dir)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert a.proc is not None and a.proc.wait(timeout=30) == 0
+        assert stop.wait(timeout=10) == 0
+        assert "f801" not in holders(seed)  # a graceful stop releases the address
         wait_for(lambda: served_by(seed.hosts["client"]) == "f802", 10, interval=0.1,
                  what="f802 serves once f801 stopped")
         shutil.rmtree(a.state_dir)  # the disk was replaced: no uuid, no generation
@@ -336,6 +348,10 @@ def test_restart_with_an_empty_state_directory_rejoins_one_owner(seed: Lab) -> N
     print(f"empty state: rejoined after {joined:.2f} s, site home after {home:.2f} s; "
           f"{len(owners.samples)} samples, max interval {owners.max_interval():.3f} s")
     assert not dual, dual
-    assert len(owners.samples) >= 100
+    # the sampling saw every move (f801, f802 after the stop, f801 again) and never paused long
+    held = [h for _, h in owners.samples if h]
+    moves = [h for i, h in enumerate(held) if i == 0 or held[i - 1] != h]
+    assert moves == [("f801",), ("f802",), ("f801",)], moves
+    assert owners.max_interval() <= 0.25
     assert holders(seed) == ("f801",)
     assert seed.hosts["client"].neighbour(VIP) == seed.hosts["f801"].mac("eth0")
