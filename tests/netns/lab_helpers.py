@@ -88,13 +88,14 @@ class OwnerSampler(Sampler):
     def after(self, t0: float) -> list[tuple[float, tuple[str, ...]]]:
         return [s for s in self.samples if s[0] >= t0]
 
-    def settled_at(self, t0: float) -> float:
-        """The first sample time after `t0` from which no later sample shows two holders."""
+    def settled(self, t0: float) -> tuple[float, float]:
+        """When two holders were last seen after `t0` (`t0` if never) and the first sample
+        from which no later one shows two: the moment one owner remained is in between."""
         after = self.after(t0)
         assert after, "no ownership sample after the event"
         last_dual = max((i for i, (_, h) in enumerate(after) if len(h) > 1), default=-1)
         assert last_dual + 1 < len(after), f"two holders until the last sample: {after[-1]}"
-        return after[last_dual + 1][0]
+        return (after[last_dual][0] if last_dual >= 0 else t0), after[last_dual + 1][0]
 
     def max_interval(self) -> float:
         ts = [t for t, _ in self.samples]

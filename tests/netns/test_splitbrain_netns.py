@@ -132,17 +132,27 @@ def assert_repaired(seed: Lab, a: HapulseNode, b: HapulseNode, healed: float,
 
     by = {"f801": a, "f802": b}
     loser = by[LOSER]
-    settled = owners.settled_at(healed) - healed
+    dual_seen, single_seen = (t - healed for t in owners.settled(healed))
     release = release_time(loser)
-    figures = {"one_owner_after": settled, "loser_release": release,
+    answered = [s for s, _, ans in probe.after(healed) if ans == KEEPER]
+    late = [(round(s - healed, 3), ans) for s, _, ans in probe.after(healed + 1.0)]
+    figures = {"two_owners_last_seen": dual_seen, "one_owner_seen": single_seen,
+               "loser_release": release,
+               "keeper_answered": answered[0] - healed if answered else -1.0,
                "client_gap_after_heal": probe.longest_gap(healed, healed + 4.0),
                "sampling_max_interval": owners.max_interval()}
-    print(f"{what}: {figures}")
-    assert settled <= 2 * KEEPALIVE + release + SLACK, (figures, owners.after(healed)[:40])
-    late = [(round(s - healed, 3), ans) for s, _, ans in probe.after(healed + 1.0)]
-    assert late and all(ans == KEEPER for _, ans in late), late
-    assert all(h in ((KEEPER,), ()) for _, h in owners.after(healed + settled)), \
-        owners.after(healed + settled)
+    print(f"{what}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    # the sample that last saw two holders was taken before one owner remained: a sound bound
+    # whatever the sampler's delays (`ip` reads the addresses a few ms after the timestamp)
+    assert dual_seen <= 2 * KEEPALIVE + release + 0.05, (figures, owners.after(healed)[:40])
+    assert single_seen - dual_seen <= 0.25, figures  # and the sampling bracketed it closely
+    assert answered and answered[0] - healed <= 1.0, (figures, probe.after(healed)[:20])
+    # from 1 s after the heal the keeper answers; a lone timeout is tolerated on a loaded
+    # machine, a gap as in the issue (30 s without answers) is not
+    assert len(late) >= 5 and all(ans in (KEEPER, None) for _, ans in late), late
+    assert sum(ans is None for _, ans in late) <= 1, late
+    assert all(h in ((KEEPER,), ()) for _, h in owners.after(healed + single_seen)), \
+        owners.after(healed + single_seen)
     assert holders(seed) == (KEEPER,)
     assert client.neighbour(VIP) == keeper_mac
     for node in (a, b):
@@ -158,7 +168,7 @@ def test_heartbeat_link_cut_and_healed_one_owner_at_once(seed: Lab,
                                                          failback: str | None) -> None:
     a, b = start_cluster(seed, failback)
     owners = OwnerSampler(seed, SAMPLE, limit=60)
-    probe = ClientProbe(seed.hosts["client"], SAMPLE, limit=60)
+    probe = ClientProbe(seed.hosts["client"], SAMPLE, limit=60, timeout=0.5)
     owners.start()
     probe.start()
     try:
@@ -183,7 +193,7 @@ def test_frozen_daemon_resumed_one_owner_at_once(seed: Lab, failback: str | None
     a, b = start_cluster(seed, failback)
     pid = daemon_pid(a)
     owners = OwnerSampler(seed, SAMPLE, limit=60)
-    probe = ClientProbe(seed.hosts["client"], SAMPLE, limit=60)
+    probe = ClientProbe(seed.hosts["client"], SAMPLE, limit=60, timeout=0.5)
     owners.start()
     probe.start()
     resumed = False
