@@ -163,16 +163,19 @@ def assert_repaired(seed: Lab, a: HapulseNode, b: HapulseNode, healed: float,
     return figures
 
 
-@pytest.mark.parametrize("failback", ["off", None], ids=["off", "legacy"])
-def test_heartbeat_link_cut_and_healed_one_owner_at_once(seed: Lab,
-                                                         failback: str | None) -> None:
+@pytest.mark.parametrize(("failback", "host", "ifname"),
+                         [("off", "f801", "eth1"), (None, "f801", "eth1"),
+                          (None, "f802", "eth2")],
+                         ids=["off", "legacy", "legacy-cut-at-f802"])
+def test_heartbeat_link_cut_and_healed_one_owner_at_once(seed: Lab, failback: str | None,
+                                                         host: str, ifname: str) -> None:
     a, b = start_cluster(seed, failback)
     owners = OwnerSampler(seed, SAMPLE, limit=60)
     probe = ClientProbe(seed.hosts["client"], SAMPLE, limit=60, timeout=0.5)
     owners.start()
     probe.start()
     try:
-        seed.hosts["f801"].set_link("eth1", up=False)
+        seed.hosts[host].set_link(ifname, up=False)
         cut = time.monotonic()
         took = wait_both_hold(seed, cut)
         print(f"cut: f802 took over after {took:.2f} s; both hold")
@@ -180,7 +183,7 @@ def test_heartbeat_link_cut_and_healed_one_owner_at_once(seed: Lab,
         time.sleep(max(0.0, cut + CUT - time.monotonic()))
         assert holders(seed) == ("f801", "f802")  # nothing repairs it while the link is cut
         assert_client_followed_f802(seed, probe, cut)
-        seed.hosts["f801"].set_link("eth1", up=True)
+        seed.hosts[host].set_link(ifname, up=True)
         healed = time.monotonic()
         assert_repaired(seed, a, b, healed, owners, probe, "heal")
     finally:
@@ -316,6 +319,46 @@ def test_replayed_heartbeats_do_not_keep_a_dead_node_alive(seed: Lab) -> None:
     assert b.node_status("f801") == "dead"
 
 
+def stop_node(node: HapulseNode) -> None:
+    """`hapulse stop`, which waits for the daemon's pid to go: the daemon is this test's
+    child, so it is reaped while the stop waits."""
+    stop = node.host.popen([HAPULSE, "stop", "--run-dir", str(node.run_dir)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert node.proc is not None and node.proc.wait(timeout=30) == 0
+    assert stop.wait(timeout=10) == 0
+
+
+def test_corrupt_generation_refuses_to_start_and_the_documented_recovery_rejoins(
+        seed: Lab) -> None:
+    """docs/operations.md "Hardening": a corrupt hb_generation stops the start (exit 74,
+    naming the file and the recovery), never a silent generation 0; after
+    `date +%s > hb_generation` the node rejoins with a newer generation."""
+    a, b = start_cluster(seed, None, f801_generation=3)
+    stop_node(a)
+    wait_for(lambda: served_by(seed.hosts["client"]) == "f802", 10, interval=0.1,
+             what="f802 serves once f801 stopped")
+    gen = a.state_dir / GENERATION_NAME
+    gen.write_bytes(b"\x00\x17garbage")
+    r = a.host.run([HAPULSE, "start", "--foreground", "-c", str(a.confdir),
+                    "--state-dir", str(a.state_dir), "--run-dir", str(a.run_dir)], timeout=30)
+    assert r.returncode == 74, r.stdout + r.stderr
+    assert f"{gen}: the generation file is corrupt" in r.stdout + r.stderr
+    assert "date +%s" in r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    assert holders(seed) == ("f802",) and served_by(seed.hosts["client"]) == "f802"
+    assert b.node_status("f801") == "dead"  # nothing of f801 went on the wire
+
+    now = int(time.time())
+    gen.write_text(f"{now}\n")  # the documented recovery
+    a.start()
+    wait_for(lambda: (b.node("f801") or {}).get("generation") == now + 1, 15, interval=0.2,
+             what="f802 sees f801 at the new generation")
+    wait_for(lambda: served_by(seed.hosts["client"]) == "f801", 30, interval=0.2,
+             what="the site back on f801")
+    assert "older generation" not in b.log_text()
+    assert holders(seed) == ("f801",)
+
+
 def test_restart_with_an_empty_state_directory_rejoins_one_owner(seed: Lab) -> None:
     # f801 had been started 3 times before: this start is generation 4
     a, b = start_cluster(seed, None, f801_generation=3)
@@ -324,13 +367,7 @@ def test_restart_with_an_empty_state_directory_rejoins_one_owner(seed: Lab) -> N
     owners = OwnerSampler(seed, SAMPLE, limit=90)
     owners.start()
     try:
-        f801 = seed.hosts["f801"]
-        # `hapulse stop` waits for the daemon's pid to go: the daemon is this test's child,
-        # so reap it while the stop waits
-        stop = f801.popen([HAPULSE, "stop", "--run-dir", str(a.run_dir)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert a.proc is not None and a.proc.wait(timeout=30) == 0
-        assert stop.wait(timeout=10) == 0
+        stop_node(a)
         assert "f801" not in holders(seed)  # a graceful stop releases the address
         wait_for(lambda: served_by(seed.hosts["client"]) == "f802", 10, interval=0.1,
                  what="f802 serves once f801 stopped")
