@@ -161,6 +161,11 @@ def test_heartbeat_link_cut_with_ping_node_never_two_holders(
     # healed: both live again, f801 still the only holder
     wait_for(lambda: b.node_status("f801") == "active", 5, what="f801 back on f802")
     assert healed - cut >= 12.0
+    probes = len(re.findall(r"not taken over: ", log))
+    print(f"\nheartbeat link cut {healed - cut:.1f} s + {end - healed:.1f} s after the heal: "
+          f"{len(samples)} samples, VIP only on f801; f802 refused {probes} takeover(s) "
+          f"(ARP probe answered by f801); client's longest gap "
+          f"{longest_gap(answers, cut, end) * 1000:.0f} ms")
 
 
 # ---- ping nodes + ipfail: the holder's LAN cable pulled -------------------------------
