@@ -12,7 +12,7 @@ import pytest
 
 from hapulse.actions import Deliver, LinkStatus, Log, MembershipAction, NodeStatus, Send
 from hapulse.membership import Membership, Timers
-from hapulse.membership.core import MAX_REXMIT_GAP, REXMIT_HOLD, REXMIT_RETRY
+from hapulse.membership.core import ACK_DIV, MAX_REXMIT_GAP, REXMIT_HOLD, REXMIT_RETRY
 from hapulse.states import LinkState, LogLevel, NodeState
 from hapulse.wire.message import Message
 
@@ -46,7 +46,19 @@ def msg(t: str = "status", seq: int | None = 1, src: str = "f802", hg: int | Non
 
 
 def sends(actions: Sequence[MembershipAction]) -> list[Send]:
-    return [a for a in actions if isinstance(a, Send)]
+    """What was sent, acknowledgements aside (their own tests count them)."""
+    return [a for a in actions if isinstance(a, Send) and a.msg.get("t") != "NS_ackmsg"]
+
+
+def acks(actions: Sequence[MembershipAction]) -> list[int]:
+    """The `ackseq` of each NS_ackmsg sent, with its destination checked."""
+    out = []
+    for a in actions:
+        if isinstance(a, Send) and a.msg.get("t") == "NS_ackmsg":
+            assert a.msg["dest"] == "f802"
+            assert "seq" not in a.msg  # NS_* types are unsequenced, as in Heartbeat
+            out.append(int(a.msg["ackseq"], 16))
+    return out
 
 
 def node_statuses(actions: Sequence[MembershipAction]) -> list[NodeStatus]:
@@ -591,3 +603,31 @@ def test_next_deadline_is_the_earliest_timer() -> None:
     assert m.next_deadline() == pytest.approx(3.5, abs=1e-5)
     m.tick(3.6)
     assert m.next_deadline() == pytest.approx(4.0)
+
+
+# ---- acknowledgements (Heartbeat's flow control) ---------------------------------
+
+def test_one_acknowledgement_per_ten_messages_at_the_peers_trigger_residue() -> None:
+    """A Heartbeat peer keeps its messages until acknowledged; hapulse acknowledges as
+    Heartbeat does: the highest sequence number received with none missing below it,
+    rounded down to a fixed residue mod 10, once per ten messages."""
+    m = member()
+    got: list[int] = []
+    for s in range(1, 41):
+        got += acks(m.receive(msg(seq=s), "eth1", float(s)))
+    assert len(got) == 4 and len({a % ACK_DIV for a in got}) == 1
+    assert got == sorted(got) and all(b - a == ACK_DIV for a, b in zip(got, got[1:], strict=False))
+    assert 31 <= got[-1] <= 40
+
+
+def test_no_acknowledgement_past_a_gap_until_it_is_filled() -> None:
+    m = member()
+    for s in range(1, 6):
+        m.receive(msg(seq=s), "eth1", float(s))
+    before = m.peers["f802"].acked
+    got: list[int] = []
+    for s in range(7, 30):  # 6 lost
+        got += acks(m.receive(msg(seq=s), "eth1", float(s)))
+    assert got == [] and m.peers["f802"].acked == before
+    filled = acks(m.receive(msg(seq=6), "eth1", 31.0))  # the retransmission arrives
+    assert len(filled) == 1 and 20 <= filled[0] <= 29

@@ -5,7 +5,10 @@ behaves like Heartbeat 3.0.6 on the wire: a ``status`` heartbeat every
 keepalive on every link, carrying the local status (``up``, then
 ``active``), sequence numbers within a generation (``hg``), the sender's
 Unix time in hex (``ts``), retransmission requests (``NS_rexmit``) for gaps
-in a peer's sequence, answered from a bounded history.
+in a peer's sequence, answered from a bounded history, and acknowledgements
+(``NS_ackmsg``) as Heartbeat sends them: a Heartbeat peer keeps every
+message in its history until acknowledged, and logs an error on every
+message once that history is half full.
 
 A peer is ``init`` until heard, then takes the status it announces (``up``,
 ``active``), and becomes ``dead`` after deadtime without a fresh packet on
@@ -25,6 +28,7 @@ key); it rejoins as a restart.
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +46,8 @@ REXMIT_RETRY = 1.0  # seconds before asking again for the same gap
 REXMIT_HOLD = 0.25
 _STAMPED = frozenset(("src", "srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth"))
 SEEN_WINDOW = 400  # sequence numbers remembered per peer for duplicate detection
+NOSEQ_PREFIX = "NS_"  # message types without a sequence number (Heartbeat's rule)
+ACK_DIV = 10  # Heartbeat's ACK_MSG_DIV: one acknowledgement per ten messages
 
 # Messages that are part of the membership protocol itself, never delivered upward.
 PROTOCOL_TYPES = frozenset({"status", "NS_rexmit", "NS_ackmsg", "reqnodes", "repnodes"})
@@ -68,6 +74,7 @@ class Peer:
     generation: int | None = None
     last_ts: int = 0  # the newest `ts` it sent (Unix seconds)
     high_seq: int = 0
+    acked: int = 0  # the highest of its sequence numbers acknowledged to it
     seen: dict[int, float] = field(default_factory=dict)  # seq -> when first received
     missing: dict[int, float] = field(default_factory=dict)  # seq -> when last asked
     links: dict[str, LinkState] = field(default_factory=dict)
@@ -144,7 +151,10 @@ class Membership:
         self.next_heartbeat = min(self.next_heartbeat, now + timers.keepalive)
 
     # ---- outgoing -----------------------------------------------------------
-    def _stamp(self, msg: Message, now: float, with_seq: bool = True) -> Message:
+    def _stamp(self, msg: Message, now: float) -> Message:
+        """Heartbeat's stamp; types named NS_* (retransmission requests, acknowledgements)
+        carry no sequence number, as in Heartbeat (a peer would ask for it again)."""
+        with_seq = not (msg.get("t") or "").startswith(NOSEQ_PREFIX)
         out = msg.copy(without=_STAMPED)
         out.append("src", self.local)
         out.append("srcuuid", self.uuid)
@@ -269,7 +279,7 @@ class Membership:
             else:
                 out.append(Log(_INFO, f"node {p.name} restarted: generation {p.generation} "
                                       f"-> {hg}"))
-            p.high_seq, p.seen, p.missing = 0, {}, {}
+            p.high_seq, p.seen, p.missing, p.acked = 0, {}, {}, 0
         if hg is not None:
             p.generation = hg
         p.last_ts = max(p.last_ts, ts)
@@ -318,6 +328,7 @@ class Membership:
                 floor = p.high_seq - SEEN_WINDOW
                 p.seen = {s: t for s, t in p.seen.items() if s > floor}
             out.extend(self._request_missing(p, now))
+            out.extend(self._acknowledge(p, now))
 
         mtype = msg.get("t")
         if mtype == "status":
@@ -354,6 +365,19 @@ class Membership:
         p.warned = False
         return out
 
+    def _acknowledge(self, p: Peer, now: float) -> list[MembershipAction]:
+        """NS_ackmsg as Heartbeat sends it: for the highest sequence number received with
+        none missing below it, rounded down to this peer's trigger residue (mod ACK_DIV),
+        once per ACK_DIV messages."""
+        contiguous = min(p.missing) - 1 if p.missing else p.high_seq
+        trigger = zlib.crc32(p.name.lower().encode()) % ACK_DIV
+        ack = contiguous - (contiguous - trigger) % ACK_DIV
+        if ack <= p.acked or ack <= 0:
+            return []
+        p.acked = ack
+        msg = Message.from_pairs([("t", "NS_ackmsg"), ("dest", p.name), ("ackseq", f"{ack:x}")])
+        return [Send(self._stamp(msg, now))]
+
     def _repnodes(self, p: Peer, now: float) -> Send:
         """Answer a starting node's `reqnodes` with the node list, as Heartbeat does.
 
@@ -380,7 +404,7 @@ class Membership:
         first, last = due[0], due[-1]
         req = Message.from_pairs([("t", "NS_rexmit"), ("dest", p.name),
                                   ("firstseq", f"{first:x}"), ("lastseq", f"{last:x}")])
-        return [Send(self._stamp(req, now, with_seq=False)),
+        return [Send(self._stamp(req, now)),
                 Log(_INFO, f"requesting retransmission of {p.name}'s messages "
                            f"{first}..{last}")]
 
