@@ -21,10 +21,9 @@ from hapulse.config import (
     parse_haresources,
     parse_time,
 )
+from hapulse.lab.paths import seed_dir as lab_seed_dir
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed"
-if not SEED.is_dir():  # CI clones beside ../shared
-    SEED = Path("/work/shared/seed")
+SEED = lab_seed_dir()  # the shared folder beside the checkout, else the packaged copy
 
 
 def seed_dir(tmp_path: Path, node: str = "f801") -> Path:
@@ -181,9 +180,17 @@ def test_repeatable_directives_accumulate() -> None:
 
 
 def test_unimplemented_directive_warns_by_name() -> None:
-    _, diags = parse_hacf("stonith_host * null\nnode a\nucast eth0 10.0.0.2\n")
-    assert any(d.line == 1 and d.severity == "warning" and "STONITH" in d.message
+    _, diags = parse_hacf("hbaping fc-card-name\nnode a\nucast eth0 10.0.0.2\n")
+    assert any(d.line == 1 and d.severity == "warning" and "hbaping" in d.message
                for d in diags)
+
+
+def test_guard_directives_are_implemented_not_warned() -> None:
+    """ping, ping_group, deadping, respawn (ipfail too) and stonith_host run in hapulse."""
+    _, diags = parse_hacf("stonith_host * null\nping 127.0.0.1\nping_group gw 127.0.0.1\n"
+                          "deadping 5\nrespawn root /usr/lib/heartbeat/ipfail\nnode a\n"
+                          "ucast eth0 10.0.0.2\n")
+    assert [d for d in diags if d.code == "not-implemented"] == []
 
 
 def test_haresources_continuation_and_arguments() -> None:

@@ -319,6 +319,19 @@ def _ping(st: State, name: str, value: str, line: int) -> None:
     st.ping.append(value)
 
 
+def _ping_group(st: State, name: str, value: str, line: int) -> None:
+    words = value.split()
+    if len(words) < 2:
+        st.err(line, f"`ping_group {value}`: write `ping_group NAME ADDRESS...`",
+               "missing-argument")
+        return
+    for member in words[1:]:
+        if st.resolve(member) is None:
+            st.err(line, f"`ping_group {words[0]}`: cannot resolve `{member}`; add it to "
+                   "/etc/hosts or write its address", "bad-address")
+    st.record(name, value, line)
+
+
 def _apiauth(st: State, name: str, rest: str, line: int) -> None:
     words = rest.split()
     ids = [w for w in words[1:] if w.startswith(("uid=", "gid="))]
@@ -346,16 +359,18 @@ def _respawn(st: State, name: str, rest: str, line: int) -> None:
         st.err(line, f"`{name} {words[0]} ...`: no user `{words[0]}` on this machine; Heartbeat "
                "refuses the file: create the user or remove the line", "bad-respawn")
         return
-    st.warn(line, f"hapulse does not run `{name}` programs ({words[1]}); the line is ignored",
-            "not-implemented")
+    if name == "failfast":
+        st.warn(line, f"hapulse runs `failfast` programs like `respawn` ones ({words[1]}) but "
+                "never reboots the node when one fails; the line is ignored",
+                "not-implemented")
+    # `respawn`: run by hapulse (ipfail's decision is built in instead of running ipfail)
 
 
 def _stonith(st: State, name: str, rest: str, line: int) -> None:
     if not rest.split():
         st.err(line, f"`{name}` needs a STONITH device type", "missing-argument")
         return
-    st.warn(line, "STONITH is not implemented in hapulse; the line is ignored",
-            "not-implemented")
+    # implemented: hapulse.resources.stonith resets dead peers through cluster-glue
 
 
 def _ignored(reason: str) -> Handler:
@@ -374,7 +389,7 @@ HANDLERS: dict[str, Handler] = {
     "initdead": _timer(0), "deadping": _timer(0),
     "node": _node, "udpport": _udpport, "baud": _baud, "watchdog": _watchdog,
     "bcast": _bcast, "serial": _serial, "ucast": _ucast, "mcast": _mcast,
-    "ping": _ping, "ping_group": _ignored("ping nodes are not implemented yet"),
+    "ping": _ping, "ping_group": _ping_group,
     "ucast6": _ignored("IPv6 media are not implemented yet"),
     "mcast6": _ignored("IPv6 media are not implemented yet"),
     "hbaping": _ignored("HBA ping is not implemented"),
