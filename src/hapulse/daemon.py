@@ -41,7 +41,7 @@ from hapulse.actions import (
     ShutdownComplete,
 )
 from hapulse.config import Config, ResourceGroup, hbparameters, load_config
-from hapulse.logsetup import setup_logging
+from hapulse.logsetup import LOG_FAILURES, setup_logging
 from hapulse.node import Node, NodeSettings
 from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
 from hapulse.reload import ReloadPlan, plan_reload
@@ -539,6 +539,9 @@ class Daemon:
                 "packets_in": sum(t.counters.packets_in for t in self.transports),
                 "packets_out": sum(t.counters.packets_out for t in self.transports),
                 "send_errors": sum(t.counters.errors for t in self.transports),
+                "kernel_drops": sum(t.counters.kernel_drops for t in self.transports),
+                "log_write_failures": LOG_FAILURES.count,
+                "log_write_last_failure": LOG_FAILURES.last,
                 "rejected": self.rejects.total(),
                 "rejected_by_reason": self.rejects.counts(),
                 "deaths_seen": self.counters.deaths,

@@ -54,7 +54,8 @@ def test_ts_is_unix_time_in_hex_like_heartbeats(seed: Lab) -> None:
         assert ts is not None and re.fullmatch(r"[0-9a-f]+", ts), ts  # lower-case hex
         assert src in skew
         skew[src].append(int(ts, 16) - float(when))
-    # Heartbeat's (f801) and hapulse's (f802) both within a second or two of the capture
-    # clock (ts is truncated to whole seconds)
+    # Heartbeat's (f801) and hapulse's (f802) both within seconds of the capture clock: ts
+    # is truncated to whole seconds, and a loaded machine delays the capture (a monotonic
+    # clock would be ~1.8e9 s off)
     assert skew["f801"] and skew["f802"], skew
-    assert all(-2.0 <= s <= 1.0 for s in skew["f801"] + skew["f802"]), skew
+    assert all(-5.0 <= s <= 1.0 for s in skew["f801"] + skew["f802"]), skew

@@ -115,7 +115,8 @@ def test_a_random_source_port_flood_stays_in_the_log_budget_and_changes_nothing(
     print(f"flood {result}, {result.rate:.0f}/s; f802 rejected {counters['rejected']}, "
           f"kernel drops {udp_drops(f802)}; {len(lines)} log lines "
           f"({len(reject_lines)} on rejects), {len(new.encode())} bytes")
-    assert len(reject_lines) >= 5  # the packets were reported
+    assert len(reject_lines) >= 3  # the packets were reported
+    assert len(reject_lines) <= result.seconds  # one line per second on average, at most
     assert len(lines) <= result.seconds + 10 + 5, "\n".join(lines[:40])
     assert len(new.encode()) <= 64 * 1024  # a bounded log, not 233 MB
     assert "Late heartbeat" not in new and "dead" not in new.lower()

@@ -49,3 +49,23 @@ def test_a_daemon_is_whole_before_it_runs(tmp_path: Path) -> None:
     assert [n["name"] for n in st["nodes"]] == ["solo", "peer"]
     assert st["nodes"][1]["status"] == "init"
     assert (st["timers"]["keepalive"], st["timers"]["deadtime"]) == (1.0, 10.0)
+
+
+def test_a_signed_absurd_field_is_rejected_and_the_peer_stays(tmp_path: Path) -> None:
+    """A key holder's message with a 5,000-digit `seq` is a rejected message (bad_field),
+    never an exception that wedges the peer: its next messages are taken as usual."""
+    d = solo(tmp_path)
+    auth = Authenticator("sha1", 1, b"k")
+
+    def heartbeat(seq: str) -> bytes:
+        return auth.sign_and_encode(Message.from_pairs([
+            ("t", "status"), ("st", "active"), ("src", "peer"), ("seq", seq), ("hg", "1"),
+            ("ts", "6b060ff7")]))
+
+    d._on_packet(heartbeat("1" * 5000), "10.0.0.9:694", "lo")
+    st: dict[str, Any] = d.status()
+    assert st["counters"]["rejected_by_reason"]["bad_field"] == 1
+    assert st["nodes"][1]["status"] == "init"
+    d._on_packet(heartbeat("2"), "10.0.0.9:694", "lo")
+    st = d.status()
+    assert st["nodes"][1]["name"] == "peer" and st["nodes"][1]["status"] == "active"

@@ -99,12 +99,7 @@ def make_agent(spec: ResourceSpec, confdir: Path, log: LogFn,
         return IPaddr(args[0], log, text=text)
     if agent.lower() in ("ipaddr", "ipaddr2") and args:
         params = dict(a.split("=", 1) for a in args if "=" in a)
-        addr = params.get("ip", "")
-        if params.get("cidr_netmask"):
-            addr += "/" + params["cidr_netmask"]
-        if params.get("nic"):
-            addr += "/" + params["nic"]
-        return IPaddr(addr, log, text=text)
+        return IPaddr.from_params(params, log, text=text)  # broadcast, iflabel too
     if agent.startswith("ocf:"):
         parts = agent.split(":")
         if len(parts) != 3:

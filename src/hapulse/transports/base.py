@@ -17,6 +17,7 @@ class Counters:
     bytes_in: int = 0
     bytes_out: int = 0
     errors: int = 0
+    kernel_drops: int = 0  # dropped by the kernel before the daemon read them (filter, full)
 
 
 class Transport(Protocol):

@@ -142,11 +142,6 @@ def kernel_drops(s: socket.socket) -> int | None:
     return struct.unpack("9I", raw)[8] if len(raw) >= 36 else None
 
 
-@dataclass
-class UdpCounters(Counters):
-    kernel_drops: int = 0  # dropped before the daemon saw them: by the filter, or queue full
-
-
 _UCAST: list[UdpTransport] = []  # the ucast transports of this process, for their peer set
 
 
@@ -165,7 +160,7 @@ class UdpTransport:
         self.kind: str = medium.kind
         self.link: str = medium.link
         self.port: int = medium.port or udpport
-        self.counters = UdpCounters()
+        self.counters = Counters()
         self._rx: socket.socket | None = None
         self._tx: socket.socket | None = None
         self._dest: tuple[str, int] | None = None

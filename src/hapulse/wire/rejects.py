@@ -32,8 +32,10 @@ from hapulse.wire.errors import RejectReason
 class RejectLimits:
     """The budget's settings: lines per second, burst, summary period, sources remembered."""
 
-    rate: float = 1.0
-    burst: int = 5
+    # 0.8/s and a burst of 3: with the summaries, at most 2 * 3 + 0.8 * T lines in any T
+    # seconds, so a flood of any length averages under one line per second (T >= 30 s)
+    rate: float = 0.8
+    burst: int = 3
     interval: float = 10.0
     max_sources: int = 10_000
 
