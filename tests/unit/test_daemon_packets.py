@@ -67,5 +67,5 @@ def test_a_signed_absurd_field_is_rejected_and_the_peer_stays(tmp_path: Path) ->
     assert st["counters"]["rejected_by_reason"]["bad_field"] == 1
     assert st["nodes"][1]["status"] == "init"
     d._on_packet(heartbeat("2"), "10.0.0.9:694", "lo")
-    st = d.status()
-    assert st["nodes"][1]["name"] == "peer" and st["nodes"][1]["status"] == "active"
+    after: dict[str, Any] = d.status()
+    assert after["nodes"][1]["name"] == "peer" and after["nodes"][1]["status"] == "active"
