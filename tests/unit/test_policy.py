@@ -20,7 +20,7 @@ from hapulse.actions import (
     ShutdownComplete,
 )
 from hapulse.policy import ANNOUNCE_WAIT, Policy
-from hapulse.policy.failover import HELLO_TRIES
+from hapulse.policy.failover import HANDOVER_WAIT, HELLO_TRIES
 from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.wire.message import Message
 
@@ -207,7 +207,23 @@ def test_standby_gives_the_groups_to_the_peer() -> None:
     out = p.on_resource_done(WEB, GroupOp.RELEASE, True, 5.5)
     assert acquired(out) == []  # not taken back
     assert sent(out)[0]["hp_give"] == WEB and sent(out)[0]["hp_held"] == ""
+    p.on_message(resource(held=[DB, WEB]), "f802", 6.0)  # the peer took it
     assert acquired(p.tick(20.0)) == []
+
+
+def test_a_standby_nobody_takes_is_taken_back() -> None:
+    """A standby never leaves a group without an owner: a peer that ignores the hand-over
+    (a Heartbeat peer reads no hp_give) gets HANDOVER_WAIT seconds, then it comes back."""
+    p = settled_with_peer(peer_holds=[DB])
+    p.standby("all", 5.0)
+    p.on_resource_done(WEB, GroupOp.RELEASE, True, 5.5)
+    deadline = p.next_deadline(5.6)
+    assert deadline is not None and deadline <= 5.5 + HANDOVER_WAIT + 0.01
+    assert acquired(p.tick(5.5 + HANDOVER_WAIT - 0.01)) == []
+    out = p.tick(5.5 + HANDOVER_WAIT)
+    assert acquired(out) == [WEB]
+    assert f"{WEB}: handed over, but no peer took it in" in " ".join(logs(out))
+    assert sent(out)[-1]["hp_give"] == ""  # no longer offered
 
 
 def test_standby_refused_without_a_live_peer() -> None:

@@ -21,6 +21,9 @@ Rules (Heartbeat's haresources semantics):
 - ``standby`` gives groups to the peer (the peer acquires once they are
   released); ``takeover`` asks the peer to give them here. ``local`` means
   the groups this node is preferred for, ``foreign`` the others.
+- **A standby never leaves a group without an owner**: a group released
+  for the peer that no live peer has taken HANDOVER_WAIT seconds later
+  (a peer that cannot or will not take it) is taken back, with a warning.
 - A graceful shutdown releases every group, announces, then leaves; the
   peer takes the groups at once, without waiting for deadtime.
 - A failed acquisition releases the group and marks it failed here: it is
@@ -74,6 +77,7 @@ from hapulse.wire.message import Message
 
 ANNOUNCE_WAIT = 3.0  # seconds a live peer has to answer a hello before it is asked again
 HELLO_TRIES = 3  # hellos sent before a silent peer is taken to hold nothing
+HANDOVER_WAIT = 5.0  # seconds a peer has to take a group handed to it, else it comes back
 FENCE_RETRY = 5.0  # seconds between two tries to reset a peer (Heartbeat's interval)
 FENCE_ATTEMPTS = 12  # then give up (a minute): the groups stay down, at CRIT
 _STOPPED, _STARTING, _RUNNING = GroupState.STOPPED, GroupState.STARTING, GroupState.RUNNING
@@ -141,6 +145,7 @@ class Policy:
         self.peers: dict[str, PeerInfo] = {}
         self.failed_here: set[str] = set()
         self.giving: set[str] = set()  # groups we release for the peer (standby)
+        self.released_at: dict[str, float] = {}  # given groups: when their release ended
         self.retiring: set[str] = set()  # groups gone from haresources, being released
         self.split_brains = 0
         self.ping_nodes = ping_nodes
@@ -271,6 +276,7 @@ class Policy:
                 peer.hellos += 1
                 peer.seen_at = now
                 out.append(self._announce(hello=True))
+        out.extend(self._take_back_unowned(now))
         settled = self.settled(now)
         for gid, pref in self.groups.items():
             st = self.state[gid]
@@ -312,6 +318,25 @@ class Policy:
             out.append(Acquire(gid, takeover=uncertain))
         if any(isinstance(a, Acquire) for a in out):
             out.append(self._announce())  # at once: a peer deciding now must see it taken
+        return out
+
+    def _take_back_unowned(self, now: float) -> list[PolicyAction]:
+        """Groups handed over that nobody took within HANDOVER_WAIT: this node runs them
+        again (a peer that ignored the hand-over must not leave the site down)."""
+        out: list[PolicyAction] = []
+        for gid, at in sorted(self.released_at.items()):
+            if gid not in self.giving or gid not in self.state:
+                del self.released_at[gid]
+            elif self._held_by_peer(gid):
+                del self.released_at[gid]  # taken: the hand-over is done
+            elif now - at >= HANDOVER_WAIT and self.state[gid] is _STOPPED:
+                del self.released_at[gid]
+                self.giving.discard(gid)
+                self.state[gid] = _STARTING
+                out.append(Log(LogLevel.WARNING, f"{gid}: handed over, but no peer took it in "
+                                                 f"{HANDOVER_WAIT:g} s; taking it back"))
+                out.append(Acquire(gid))
+                out.append(self._announce())
         return out
 
     def _guard_takeover(self, gid: str, now: float) -> list[PolicyAction]:
@@ -505,6 +530,8 @@ class Policy:
                 self.state[group_id] = _STOPPED
         elif ok:
             self.state[group_id] = _STOPPED
+            if group_id in self.giving:
+                self.released_at[group_id] = now
         else:
             self.state[group_id] = _FAILED
             out.append(Log(_CRIT, f"{group_id} failed to stop here and may still run: it "
@@ -572,6 +599,7 @@ class Policy:
                  if p.status.alive and not p.announced and p.seen_at is not None
                  and not p.waited_out(now)]
         waits += [t for t in self.contested.values() if t > now]
+        waits += [t + HANDOVER_WAIT for t in self.released_at.values() if t + HANDOVER_WAIT > now]
         waits += [f.next_at for f in self.fencing.values()
                   if not f.done and not f.running and f.next_at > now
                   and f.attempts < FENCE_ATTEMPTS]
