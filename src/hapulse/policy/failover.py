@@ -19,7 +19,9 @@ Rules (Heartbeat's haresources semantics):
   the holder releases, announces, and the preferred node acquires.
   ``off``: the holder keeps the group.
 - ``standby`` gives groups to the peer (the peer acquires once they are
-  released); ``takeover`` asks the peer to give them here. ``local`` means
+  released); ``takeover`` asks the peer to give them here. With a
+  Heartbeat peer, both run Heartbeat's own exchange
+  (:mod:`hapulse.policy.hbstandby`), in both directions. ``local`` means
   the groups this node is preferred for, ``foreign`` the others.
 - **A standby never leaves a group without an owner**: a group released
   for the peer that no live peer has taken HANDOVER_WAIT seconds later
@@ -72,6 +74,7 @@ from hapulse.actions import (
     SendCluster,
     ShutdownComplete,
 )
+from hapulse.policy import hbstandby as hbs
 from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.wire.message import Message
 
@@ -95,6 +98,7 @@ class PeerInfo:
     seen_at: float | None = None  # when the last hello went to it
     hellos: int = 0  # hellos sent since it came alive
     stopfail: set[str] = field(default_factory=set)  # groups whose stop failed there
+    hapulse: bool = False  # it announced with hp_held: a hapulse node, not Heartbeat
 
     def waited_out(self, now: float) -> bool:
         """Every hello went unanswered (a Heartbeat peer may never announce)."""
@@ -146,6 +150,8 @@ class Policy:
         self.failed_here: set[str] = set()
         self.giving: set[str] = set()  # groups we release for the peer (standby)
         self.released_at: dict[str, float] = {}  # given groups: when their release ended
+        self.hb_giving: hbs.Giving | None = None  # standby toward a Heartbeat peer
+        self.hb_taking: hbs.Taking | None = None  # a Heartbeat peer's standby toward us
         self.retiring: set[str] = set()  # groups gone from haresources, being released
         self.split_brains = 0
         self.ping_nodes = ping_nodes
@@ -329,7 +335,7 @@ class Policy:
                 del self.released_at[gid]
             elif self._held_by_peer(gid):
                 del self.released_at[gid]  # taken: the hand-over is done
-            elif now - at >= HANDOVER_WAIT and self.state[gid] is _STOPPED:
+            elif now - at >= self._handover_wait() and self.state[gid] is _STOPPED:
                 del self.released_at[gid]
                 self.giving.discard(gid)
                 self.state[gid] = _STARTING
@@ -338,6 +344,11 @@ class Policy:
                 out.append(Acquire(gid))
                 out.append(self._announce())
         return out
+
+    def _handover_wait(self) -> float:
+        """A Heartbeat peer that answered `other` is taking the groups: give it longer."""
+        g = self.hb_giving
+        return hbs.EXCHANGE_WAIT if g is not None and g.peer_ready else HANDOVER_WAIT
 
     def _guard_takeover(self, gid: str, now: float) -> list[PolicyAction]:
         """Why this node may not start a group while a peer is dead (empty: it may): the
@@ -484,6 +495,7 @@ class Policy:
             p.announced = True
             held = msg.get("hp_held")
             if held is not None:
+                p.hapulse = True
                 p.held = set(held.split())
                 p.given = set((msg.get("hp_give") or "").split())
                 p.failed = set((msg.get("hp_failed") or "").split())
@@ -505,6 +517,11 @@ class Policy:
         elif t == "hp_takeover":
             wanted = set((msg.get("hp_groups") or "").split())
             out.extend(self._give(wanted & self.held(), why=f"takeover by {node}"))
+        elif t in (hbs.T_ASK, hbs.T_TAKEOVER) and not p.hapulse:
+            out.extend(self._heartbeat_standby(msg, node, p, now))
+            out.extend(self.decide(now))
+            out.extend(self._standby_progress())
+            return out
         out.extend(self.decide(now))
         return out
 
@@ -537,6 +554,7 @@ class Policy:
             out.append(Log(_CRIT, f"{group_id} failed to stop here and may still run: it "
                                   "stays held by this node (no peer will start it); stop it "
                                   "by hand, then `hapulse cleanup` or restart hapulse"))
+        out.extend(self._standby_progress())
         if group_id in self.retiring and self.state[group_id] is _STOPPED:
             self.retiring.discard(group_id)
             del self.state[group_id]
@@ -547,6 +565,64 @@ class Policy:
             return out
         out.extend(self.decide(now))
         return out
+
+    def _heartbeat_standby(self, msg: Message, node: str, p: PeerInfo,
+                           now: float) -> list[PolicyAction]:
+        """A Heartbeat peer's hb_standby / hb_takeover, as a Heartbeat peer would answer."""
+        which = hbs.word(msg.get("rsc_hold") or "all")
+        if self.auto_failback == "legacy":
+            return [Log(_INFO, f"{node}: {msg.get('t')} {which}: {hbs.LEGACY_REFUSAL} "
+                               "(auto_failback on or off): ignored, as Heartbeat does")]
+        if msg.get("t") == hbs.T_TAKEOVER:  # the peer wants our groups: we go standby
+            return self.standby(hbs.mirrored(which), now)
+        info = msg.get("info")
+        out: list[PolicyAction] = []
+        if info == hbs.ME:
+            out.append(Log(_INFO, f"{node} wants to go standby [{which}]"))
+            self.hb_taking = hbs.Taking(node, which)
+            out.append(SendCluster(hbs.ask(which, hbs.OTHER)))
+        elif info == hbs.OTHER and self.hb_giving is not None:
+            out.append(Log(_INFO, f"standby: {node} can take our {self.hb_giving.which} "
+                                  "resources"))
+            self.hb_giving.peer_ready = True
+            out.extend(self._standby_progress())
+        elif info == hbs.DONE and self.hb_giving is not None and self.hb_giving.done_sent:
+            out.append(Log(_INFO, f"Other node completed standby takeover of "
+                                  f"{self.hb_giving.which} resources."))
+            self.hb_giving = None
+        elif info == hbs.DONE and self.hb_taking is not None \
+                and self.hb_taking.peer.lower() == node.lower():
+            prefers_peer = {g for g, pref in self.groups.items() if pref.lower() == node.lower()}
+            wanted = {"local": prefers_peer, "foreign": set(self.groups) - prefers_peer}.get(
+                self.hb_taking.which, set(self.groups))
+            self.hb_taking.groups = wanted
+            self.hb_taking.released = True
+            p.held -= wanted
+            p.given |= wanted
+            out.append(Log(_INFO, f"standby: acquire [{self.hb_taking.which}] resources from "
+                                  f"{node}"))
+        return out
+
+    def _standby_progress(self) -> list[PolicyAction]:
+        """Send Heartbeat's `done` when its turn has come in either direction."""
+        out: list[PolicyAction] = []
+        g = self.hb_giving
+        if g is not None and g.peer_ready and not g.done_sent and not any(
+                self.state.get(gid) in (_RUNNING, _STARTING, _STOPPING) for gid in self.giving):
+            g.done_sent = True
+            out.append(Log(_INFO, f"Local standby process completed [{g.which}]."))
+            out.append(SendCluster(hbs.ask(g.which, hbs.DONE)))
+        t = self.hb_taking
+        if t is not None and t.released and all(
+                self.state.get(gid) is _RUNNING or gid in self.failed_here for gid in t.groups):
+            self.hb_taking = None
+            out.append(Log(_INFO, f"Standby resource acquisition done [{t.which}]."))
+            out.append(SendCluster(hbs.ask(t.which, hbs.DONE)))
+            out.append(self._announce())
+        return out
+
+    def _heartbeat_peers(self) -> bool:
+        return any(p.status.alive and not p.hapulse for p in self.peers.values())
 
     def _give(self, groups: set[str], why: str) -> list[PolicyAction]:
         out: list[PolicyAction] = []
@@ -564,19 +640,29 @@ class Policy:
         return {"local": local, "foreign": set(self.groups) - local}.get(which, set(self.groups))
 
     def standby(self, which: str, now: float) -> list[PolicyAction]:
+        """hb_standby: `all`, `local`, `foreign` or `failback` (= foreign)."""
+        which = hbs.word(which)
         if not any(p.status.alive for p in self.peers.values()):
             return [Log(LogLevel.WARNING, "standby refused: no live peer to take the groups")]
-        return self._give(self._select(which) & self.held(), why=f"standby {which}")
+        out = self._give(self._select(which) & self.held(), why=f"standby {which}")
+        if self._heartbeat_peers():  # Heartbeat reads no hp_give: its own exchange too
+            self.hb_giving = hbs.Giving(which, now)
+            out.append(Log(_INFO, f"Going standby [{which}]."))
+            out.append(SendCluster(hbs.ask(which, hbs.ME)))
+        return out
 
     def takeover(self, which: str, now: float) -> list[PolicyAction]:
+        """hb_takeover: ask the peer to hand `which` groups here."""
+        which = hbs.word(which)
         wanted = self._select(which) - self.held()
         self.giving -= wanted
         self.failed_here -= wanted
         msg = Message.from_pairs([("t", "hp_takeover"), ("hp_groups", " ".join(sorted(wanted)))])
-        return [self._announce(), SendCluster(msg),
-                Log(_INFO, f"takeover {which}: asking for "
-                           f"{', '.join(sorted(wanted)) or 'nothing'}"),
-                *self.decide(now)]
+        out: list[PolicyAction] = [self._announce(), SendCluster(msg)]
+        if self._heartbeat_peers():
+            out.append(SendCluster(hbs.takeover_request(which)))
+        return [*out, Log(_INFO, f"takeover {which}: asking for "
+                                 f"{', '.join(sorted(wanted)) or 'nothing'}"), *self.decide(now)]
 
     def shutdown(self, now: float) -> list[PolicyAction]:
         self.shutting_down = True
@@ -599,7 +685,8 @@ class Policy:
                  if p.status.alive and not p.announced and p.seen_at is not None
                  and not p.waited_out(now)]
         waits += [t for t in self.contested.values() if t > now]
-        waits += [t + HANDOVER_WAIT for t in self.released_at.values() if t + HANDOVER_WAIT > now]
+        wait = self._handover_wait()
+        waits += [t + wait for t in self.released_at.values() if t + wait > now]
         waits += [f.next_at for f in self.fencing.values()
                   if not f.done and not f.running and f.next_at > now
                   and f.attempts < FENCE_ATTEMPTS]
