@@ -9,8 +9,7 @@ from test_policy import ACTIVE, DB, DEAD, WEB, acquired, hb_resource, logs, poli
 
 from hapulse.actions import PolicyAction
 from hapulse.policy import Policy
-from hapulse.policy.failover import HANDOVER_WAIT
-from hapulse.policy.hbstandby import EXCHANGE_WAIT, LEGACY_REFUSAL
+from hapulse.policy.hbstandby import EXCHANGE_WAIT, LEGACY_REFUSAL, REPLY_WAIT
 from hapulse.states import GroupOp
 from hapulse.wire.message import Message
 
@@ -55,8 +54,10 @@ def test_hb_standby_under_legacy_is_refused_as_heartbeat_refuses_it() -> None:
 def test_hapulse_standby_toward_heartbeat_runs_heartbeats_exchange() -> None:
     p = beside_heartbeat()
     out = p.standby("all", 5.0)
-    assert released(out) == [WEB] and ("all", "me") in infos(out)
+    assert infos(out) == [("all", "me")]
+    assert released(out) == []  # Heartbeat ignores a request from a node already in flux
     out = p.on_message(ask("all", "other"), "f802", 5.1)
+    assert released(out) == [WEB]  # it will take them: now they go
     assert infos(out) == []  # the release is not finished yet
     out = p.on_resource_done(WEB, GroupOp.RELEASE, True, 5.4)
     assert infos(out) == [("all", "done")]
@@ -66,14 +67,24 @@ def test_hapulse_standby_toward_heartbeat_runs_heartbeats_exchange() -> None:
     assert acquired(p.tick(5.4 + EXCHANGE_WAIT + 1)) == []  # it holds WEB: nothing back
 
 
-def test_a_standby_the_heartbeat_peer_ignores_comes_back() -> None:
-    """Heartbeat under legacy (or a dead ipfail...) never answers: the site is not left
-    without an owner."""
+def test_a_standby_the_heartbeat_peer_ignores_is_cancelled() -> None:
+    """Heartbeat under legacy (or busy) never answers `other`: nothing was released, the
+    request is cancelled as Heartbeat cancels it, and the site keeps its owner."""
     p = beside_heartbeat()
     p.standby("all", 5.0)
-    p.on_resource_done(WEB, GroupOp.RELEASE, True, 5.4)
-    assert acquired(p.tick(5.4 + HANDOVER_WAIT - 0.01)) == []
-    assert acquired(p.tick(5.4 + HANDOVER_WAIT)) == [WEB]
+    assert released(p.tick(5.0 + REPLY_WAIT - 0.01)) == []
+    out = p.tick(5.0 + REPLY_WAIT)
+    assert any("No reply to standby request" in line for line in logs(out))
+    assert released(out) == [] and released(p.on_message(ask("all", "other"), "f802", 20.0)) == []
+
+
+def test_a_standby_nobody_takes_after_the_release_comes_back() -> None:
+    p = beside_heartbeat()
+    p.standby("all", 5.0)
+    p.on_message(ask("all", "other"), "f802", 5.1)
+    p.on_resource_done(WEB, GroupOp.RELEASE, True, 5.4)  # then the peer goes silent
+    assert acquired(p.tick(5.4 + EXCHANGE_WAIT - 0.01)) == []
+    assert acquired(p.tick(5.4 + EXCHANGE_WAIT)) == [WEB]
 
 
 def test_hb_takeover_from_the_heartbeat_peer_makes_us_go_standby() -> None:
@@ -85,8 +96,8 @@ def test_hb_takeover_from_the_heartbeat_peer_makes_us_go_standby() -> None:
     p.on_message(hb_resource("none"), "f802", 20.1)
     out = p.on_message(Message.from_pairs([("t", "hb_takeover"), ("rsc_hold", "local")]),
                        "f802", 30.0)
-    assert released(out) == [DB]
-    assert ("foreign", "me") in infos(out)
+    assert ("foreign", "me") in infos(out) and released(out) == []
+    assert released(p.on_message(ask("foreign", "other"), "f802", 30.1)) == [DB]
 
 
 def test_hapulse_takeover_asks_a_heartbeat_peer_with_hb_takeover() -> None:

@@ -152,6 +152,7 @@ class Policy:
         self.released_at: dict[str, float] = {}  # given groups: when their release ended
         self.hb_giving: hbs.Giving | None = None  # standby toward a Heartbeat peer
         self.hb_taking: hbs.Taking | None = None  # a Heartbeat peer's standby toward us
+        self.hb_pending_standby: str | None = None  # hb_takeover received while in flux
         self.retiring: set[str] = set()  # groups gone from haresources, being released
         self.split_brains = 0
         self.ping_nodes = ping_nodes
@@ -225,9 +226,15 @@ class Policy:
         return {g for g, st in self.state.items() if st.held}
 
     def rsc_hold(self) -> str:
+        """What this node holds in Heartbeat's words, as a Heartbeat peer reads them: `local`
+        when every group preferred here is held here (so a node that prefers none holds its
+        empty local set: Heartbeat's audit logs "No one owns foreign resources!" otherwise),
+        `foreign` when it holds groups preferred elsewhere."""
         held = self.held()
-        local = {g for g in held if g in self.groups and self._is_local(self.groups[g])}
-        foreign = held - local
+        mine = {g for g, node in self.groups.items() if self._is_local(node)}
+        given_away = {g for g in mine & self.giving if self.state.get(g) is not _FAILED}
+        local = mine <= held and not given_away
+        foreign = bool(held - mine)
         if local and foreign:
             return "all"
         return "local" if local else "foreign" if foreign else "none"
@@ -283,6 +290,11 @@ class Policy:
                 peer.seen_at = now
                 out.append(self._announce(hello=True))
         out.extend(self._take_back_unowned(now))
+        g = self.hb_giving
+        if g is not None and not g.peer_ready and now - g.since >= hbs.REPLY_WAIT:
+            self.hb_giving = None
+            out.append(Log(LogLevel.WARNING, "No reply to standby request.  Standby request "
+                                             "cancelled (the peer keeps nothing of ours)."))
         settled = self.settled(now)
         for gid, pref in self.groups.items():
             st = self.state[gid]
@@ -520,7 +532,7 @@ class Policy:
         elif t in (hbs.T_ASK, hbs.T_TAKEOVER) and not p.hapulse:
             out.extend(self._heartbeat_standby(msg, node, p, now))
             out.extend(self.decide(now))
-            out.extend(self._standby_progress())
+            out.extend(self._standby_progress(now))
             return out
         out.extend(self.decide(now))
         return out
@@ -554,7 +566,7 @@ class Policy:
             out.append(Log(_CRIT, f"{group_id} failed to stop here and may still run: it "
                                   "stays held by this node (no peer will start it); stop it "
                                   "by hand, then `hapulse cleanup` or restart hapulse"))
-        out.extend(self._standby_progress())
+        out.extend(self._standby_progress(now))
         if group_id in self.retiring and self.state[group_id] is _STOPPED:
             self.retiring.discard(group_id)
             del self.state[group_id]
@@ -574,6 +586,10 @@ class Policy:
             return [Log(_INFO, f"{node}: {msg.get('t')} {which}: {hbs.LEGACY_REFUSAL} "
                                "(auto_failback on or off): ignored, as Heartbeat does")]
         if msg.get("t") == hbs.T_TAKEOVER:  # the peer wants our groups: we go standby
+            if any(s in (_STARTING, _STOPPING) for s in self.state.values()):
+                self.hb_pending_standby = hbs.mirrored(which)  # once stable, as Heartbeat
+                return [Log(_INFO, f"{node}: hb_takeover {which}: local resources in flux; "
+                                   "going standby once they are stable")]
             return self.standby(hbs.mirrored(which), now)
         info = msg.get("info")
         out: list[PolicyAction] = []
@@ -581,11 +597,13 @@ class Policy:
             out.append(Log(_INFO, f"{node} wants to go standby [{which}]"))
             self.hb_taking = hbs.Taking(node, which)
             out.append(SendCluster(hbs.ask(which, hbs.OTHER)))
-        elif info == hbs.OTHER and self.hb_giving is not None:
-            out.append(Log(_INFO, f"standby: {node} can take our {self.hb_giving.which} "
-                                  "resources"))
-            self.hb_giving.peer_ready = True
-            out.extend(self._standby_progress())
+        elif info == hbs.OTHER and self.hb_giving is not None \
+                and not self.hb_giving.peer_ready:
+            g = self.hb_giving
+            out.append(Log(_INFO, f"standby: {node} can take our {g.which} resources"))
+            g.peer_ready = True
+            out.extend(self._give(g.groups & self.held(), why=f"standby {g.which}"))
+            out.extend(self._standby_progress(now))
         elif info == hbs.DONE and self.hb_giving is not None and self.hb_giving.done_sent:
             out.append(Log(_INFO, f"Other node completed standby takeover of "
                                   f"{self.hb_giving.which} resources."))
@@ -599,13 +617,18 @@ class Policy:
             self.hb_taking.released = True
             p.held -= wanted
             p.given |= wanted
+            self.giving -= wanted  # the latest hand-over wins
             out.append(Log(_INFO, f"standby: acquire [{self.hb_taking.which}] resources from "
                                   f"{node}"))
         return out
 
-    def _standby_progress(self) -> list[PolicyAction]:
+    def _standby_progress(self, now: float = 0.0) -> list[PolicyAction]:
         """Send Heartbeat's `done` when its turn has come in either direction."""
         out: list[PolicyAction] = []
+        if self.hb_pending_standby is not None and not any(
+                s in (_STARTING, _STOPPING) for s in self.state.values()):
+            which, self.hb_pending_standby = self.hb_pending_standby, None
+            out.extend(self.standby(which, now))
         g = self.hb_giving
         if g is not None and g.peer_ready and not g.done_sent and not any(
                 self.state.get(gid) in (_RUNNING, _STARTING, _STOPPING) for gid in self.giving):
@@ -615,14 +638,15 @@ class Policy:
         t = self.hb_taking
         if t is not None and t.released and all(
                 self.state.get(gid) is _RUNNING or gid in self.failed_here for gid in t.groups):
-            self.hb_taking = None
+            self.hb_taking = None  # its groups stay here (`given`) until it asks them back
             out.append(Log(_INFO, f"Standby resource acquisition done [{t.which}]."))
             out.append(SendCluster(hbs.ask(t.which, hbs.DONE)))
             out.append(self._announce())
         return out
 
     def _heartbeat_peers(self) -> bool:
-        return any(p.status.alive and not p.hapulse for p in self.peers.values())
+        """A live peer that announced like Heartbeat (rsc_hold, no hp_held)."""
+        return any(p.status.alive and p.announced and not p.hapulse for p in self.peers.values())
 
     def _give(self, groups: set[str], why: str) -> list[PolicyAction]:
         out: list[PolicyAction] = []
@@ -644,12 +668,15 @@ class Policy:
         which = hbs.word(which)
         if not any(p.status.alive for p in self.peers.values()):
             return [Log(LogLevel.WARNING, "standby refused: no live peer to take the groups")]
-        out = self._give(self._select(which) & self.held(), why=f"standby {which}")
-        if self._heartbeat_peers():  # Heartbeat reads no hp_give: its own exchange too
-            self.hb_giving = hbs.Giving(which, now)
-            out.append(Log(_INFO, f"Going standby [{which}]."))
-            out.append(SendCluster(hbs.ask(which, hbs.ME)))
-        return out
+        groups = self._select(which) & self.held()
+        for p in self.peers.values():
+            if not p.hapulse:
+                p.given -= groups  # a Heartbeat peer's earlier standby ends: we give them back
+        if self._heartbeat_peers():  # Heartbeat reads no hp_give: its exchange, its order
+            self.hb_giving = hbs.Giving(which, now, groups)
+            return [Log(_INFO, f"Going standby [{which}]."),
+                    SendCluster(hbs.ask(which, hbs.ME))]
+        return self._give(groups, why=f"standby {which}")
 
     def takeover(self, which: str, now: float) -> list[PolicyAction]:
         """hb_takeover: ask the peer to hand `which` groups here."""
@@ -687,6 +714,8 @@ class Policy:
         waits += [t for t in self.contested.values() if t > now]
         wait = self._handover_wait()
         waits += [t + wait for t in self.released_at.values() if t + wait > now]
+        if self.hb_giving is not None and not self.hb_giving.peer_ready:
+            waits.append(max(self.hb_giving.since + hbs.REPLY_WAIT, now))
         waits += [f.next_at for f in self.fencing.values()
                   if not f.done and not f.running and f.next_at > now
                   and f.attempts < FENCE_ATTEMPTS]

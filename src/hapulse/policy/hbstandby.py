@@ -2,7 +2,9 @@
 
 ``hb_standby [all|local|foreign|failback]`` on a Heartbeat node broadcasts
 ``t=ask_resources``, ``rsc_hold=WHICH``, ``info=me``; the peer answers
-``info=other`` (it will take them); the node releases the groups and sends
+``info=other`` (it will take them); only then does the node release the groups
+(it announces them unstable meanwhile, and a Heartbeat peer ignores a request
+from a node in flux), and it sends
 ``info=done``; the peer acquires them and sends ``info=done`` in turn.
 ``hb_takeover WHICH`` broadcasts ``t=hb_takeover``, ``rsc_hold=WHICH``: the
 peer then goes standby for the matching set (its ``local`` is our
@@ -25,6 +27,7 @@ T_ASK = "ask_resources"
 T_TAKEOVER = "hb_takeover"
 ME, OTHER, DONE = "me", "other", "done"
 EXCHANGE_WAIT = 60.0  # seconds a peer that answered `other` has to take the groups
+REPLY_WAIT = 10.0  # seconds for the peer's `other`, then the request is cancelled (Heartbeat's)
 LEGACY_REFUSAL = "Standby mode only implemented when nice_failback on"
 
 
@@ -54,6 +57,7 @@ class Giving:
 
     which: str
     since: float
+    groups: set[str] = field(default_factory=set)  # released once the peer answers `other`
     peer_ready: bool = False  # the peer answered `other`
     done_sent: bool = False
 
