@@ -118,17 +118,8 @@ def explain(lab: Lab, *nodes: HapulseNode | HeartbeatNode) -> str:
     return "\n".join(out)
 
 
-# Both directions hit issue 13's missing standby exchange: ipfail's give-up *is* a standby.
-HOLDERS = [
-    pytest.param("heartbeat", marks=pytest.mark.xfail(strict=True, reason=(
-        "issue 13: Heartbeat's ipfail gives up with hb_standby (t=ask_resources), which "
-        "hapulse never answers: Heartbeat logs 'No reply to standby request.  Standby request "
-        "cancelled.' 8 s later and keeps the group on the node without a LAN"))),
-    pytest.param("hapulse", marks=pytest.mark.xfail(strict=True, reason=(
-        "issue 13: hapulse's hand-over toward a Heartbeat peer (ipfail's give-up) is "
-        "announced in hapulse's own hp_give field, which Heartbeat ignores: hapulse releases "
-        "the group and Heartbeat never takes it (the site has no owner)"))),
-]
+# ipfail's give-up is a standby: Heartbeat's exchange (ask_resources), both directions
+HOLDERS = ["heartbeat", "hapulse"]
 
 
 class Mixed:
