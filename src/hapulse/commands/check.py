@@ -16,7 +16,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hapulse.config import Config, Diagnostic
 
 HELP = "validate ha.cf, authkeys and haresources; --json prints the effective configuration"
 
@@ -28,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the effective configuration")
 
 
-def config_as_json(config: Any) -> dict[str, Any]:
+def config_as_json(config: Config) -> dict[str, object]:
     h = config.hacf
     return {
         "node": config.node,
@@ -65,7 +68,7 @@ def config_as_json(config: Any) -> dict[str, Any]:
     }
 
 
-def script_warnings(config: Any) -> list[Any]:
+def script_warnings(config: Config) -> list[Diagnostic]:
     """A warning for each resource whose agent cannot be found on this node."""
     from hapulse.config import Diagnostic
     from hapulse.resources.lookup import missing_agent

@@ -9,7 +9,7 @@ import socket
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hapulse.config.ipaddr_arg import (
     IPaddrArg,
@@ -18,6 +18,11 @@ from hapulse.config.ipaddr_arg import (
     parse_ipaddr_arg,
 )
 from hapulse.resources.agent import LogFn, Result
+
+if TYPE_CHECKING:  # pyroute2's netlink objects (the library has no type hints)
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 ETH_P_ARP = 0x0806
 GARP_COUNT = 5
@@ -86,21 +91,21 @@ class IPaddr:
             agent.arg, agent.problem = None, f"{text or 'IPaddr'}: {exc}"
         return agent
 
-    def _placement(self, arg: IPaddrArg, link: Any, prefixlen: int) -> Placement:
+    def _placement(self, arg: IPaddrArg, link: ifinfmsg, prefixlen: int) -> Placement:
         mac = bytes.fromhex((link.get_attr("IFLA_ADDRESS") or "00:00:00:00:00:00")
                             .replace(":", ""))
         return Placement(link.get_attr("IFLA_IFNAME"), link["index"], prefixlen,
                          arg.broadcast or arg.default_broadcast(prefixlen), arg.label, mac)
 
-    def _others(self, ipr: Any, **filters: Any) -> list[Any]:
+    def _others(self, ipr: IPRoute, **filters: int) -> list[ifaddrmsg]:
         """IPv4 addresses other than ours (optionally on one link)."""
         return [a for a in ipr.get_addr(family=socket.AF_INET, **filters)
                 if a.get_attr("IFA_ADDRESS") != self.address]
 
-    def _place(self, ipr: Any, arg: IPaddrArg) -> Placement | str:
+    def _place(self, ipr: IPRoute, arg: IPaddrArg) -> Placement | str:
         ip = ipaddress.IPv4Address(arg.address)
 
-        def holds(a: Any) -> bool:
+        def holds(a: ifaddrmsg) -> bool:
             net = f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
             return ip in ipaddress.IPv4Network(net, strict=False)
 
@@ -125,7 +130,7 @@ class IPaddr:
         return (f"{arg.address}: no place for it (no interface has an IPv4 address in its "
                 f"subnet); give the interface: IPaddr::{arg.address}/BITS/IFACE")
 
-    def _present(self, ipr: Any) -> list[tuple[int, int]]:
+    def _present(self, ipr: IPRoute) -> list[tuple[int, int]]:
         return [(a["index"], a["prefixlen"]) for a in ipr.get_addr(family=socket.AF_INET)
                 if a.get_attr("IFA_ADDRESS") == self.address]
 
@@ -144,7 +149,7 @@ class IPaddr:
             place = self._place(ipr, arg)
             if isinstance(place, str):
                 return None, place, False
-            kw: dict[str, Any] = {"index": place.index, "address": arg.address,
+            kw: dict[str, object] = {"index": place.index, "address": arg.address,
                                   "prefixlen": place.prefixlen}
             if place.broadcast:
                 kw["broadcast"] = place.broadcast
