@@ -10,6 +10,7 @@ so, so that no namespace test escapes the skip or a ``-m`` selection.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,3 +57,25 @@ def seed(request: pytest.FixtureRequest) -> Iterator[Lab]:
     finally:
         lab.close()
         shutil.rmtree(lab.workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def lab_plugin() -> Iterator[Path]:
+    """cluster-glue's external/hapulse-lab STONITH plugin, installed where the `stonith`
+    tool looks for it (and removed again if this test put it there)."""
+    from hapulse.resources.stonith import (
+        EXTERNAL_PLUGIN_DIR,
+        STONITH_TOOL,
+        install_external_plugin,
+    )
+
+    if os.geteuid() != 0 or not Path(STONITH_TOOL).exists():
+        pytest.skip("needs root and cluster-glue's stonith")
+    target = EXTERNAL_PLUGIN_DIR / "hapulse-lab"
+    existed = target.exists()
+    install_external_plugin()
+    try:
+        yield target
+    finally:
+        if not existed:
+            target.unlink(missing_ok=True)

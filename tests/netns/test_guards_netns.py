@@ -23,7 +23,6 @@ from hapulse.lab import Lab, wait_for
 from hapulse.lab.host import run_ip
 from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_files, served_by, web_node
 from hapulse.lab.poller import Poller, start_poller
-from hapulse.resources.stonith import EXTERNAL_PLUGIN_DIR, STONITH_TOOL, install_external_plugin
 
 pytestmark = pytest.mark.netns
 
@@ -267,19 +266,6 @@ class PowerSwitch:
             req.unlink()
             (self.dir / f"{name}.done").write_text("")
 
-
-@pytest.fixture
-def lab_plugin() -> Iterator[Path]:
-    if not Path(STONITH_TOOL).exists():
-        pytest.skip("needs cluster-glue's stonith")
-    target = EXTERNAL_PLUGIN_DIR / "hapulse-lab"
-    existed = target.exists()
-    install_external_plugin()
-    try:
-        yield target
-    finally:
-        if not existed:
-            target.unlink(missing_ok=True)
 
 
 def test_stonith_resets_f801_before_f802_takes_over(seed: Lab, lab_plugin: Path) -> None:

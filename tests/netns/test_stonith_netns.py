@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hapulse.lab import Lab, wait_for
 from hapulse.resources.stonith import (
-    EXTERNAL_PLUGIN_DIR,
-    STONITH_TOOL,
     FenceOutcome,
     StonithDevice,
-    install_external_plugin,
     reset_node,
 )
 
@@ -31,19 +27,6 @@ echo "$1" >> {log}
 for l in $links; do ip -n "$ns" link set "$l" up; done
 """
 
-
-@pytest.fixture
-def lab_plugin() -> Iterator[Path]:
-    if not Path(STONITH_TOOL).exists():
-        pytest.skip("needs cluster-glue's stonith")
-    target = EXTERNAL_PLUGIN_DIR / "hapulse-lab"
-    existed = target.exists()
-    install_external_plugin()
-    try:
-        yield target
-    finally:
-        if not existed:
-            target.unlink(missing_ok=True)
 
 
 def _answers(lab: Lab, address: str) -> bool:

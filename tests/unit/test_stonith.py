@@ -6,18 +6,15 @@ import asyncio
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hapulse.resources.stonith import (
-    EXTERNAL_PLUGIN_DIR,
     STONITH_TOOL,
     FenceOutcome,
     StonithDevice,
     device_for,
-    install_external_plugin,
     parse_stonith,
     parse_stonith_host,
     reset_node,
@@ -64,19 +61,6 @@ def test_stonith_argv() -> None:
     assert stonith_argv(StonithDevice("baytech", config_file="/c"), "f802", tool="st") == [
         "st", "-t", "baytech", "-F", "/c", "-T", "reset", "f802"]
 
-
-@pytest.fixture
-def lab_plugin() -> Iterator[Path]:
-    if os.geteuid() != 0 or not Path(STONITH_TOOL).exists():
-        pytest.skip("needs root and cluster-glue's stonith")
-    target = EXTERNAL_PLUGIN_DIR / "hapulse-lab"
-    existed = target.exists()
-    install_external_plugin()
-    try:
-        yield target
-    finally:
-        if not existed:
-            target.unlink(missing_ok=True)
 
 
 class Logs(list[tuple[str, str]]):
