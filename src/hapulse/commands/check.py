@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hapulse.paths import DEFAULT_CONFDIR
+
 if TYPE_CHECKING:
     from hapulse.config import Config, Diagnostic
 
@@ -25,7 +27,7 @@ HELP = "validate ha.cf, authkeys and haresources; --json prints the effective co
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--confdir", default="/etc/ha.d", type=Path,
+    p.add_argument("-c", "--confdir", default=DEFAULT_CONFDIR, type=Path,
                    help="directory with ha.cf, authkeys, haresources (default /etc/ha.d)")
     p.add_argument("--node", help="this node's name (default: uname -n)")
     p.add_argument("--json", action="store_true", help="print the effective configuration")

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hapulse.paths import DEFAULT_RUN_DIR
+
 HELP = "Heartbeat-compatible cluster status queries (hbstatus, nodestatus, ...)"
 
 OK, NORMAL_FAIL, PARAMETER_ERROR, TIMEOUT, UNKNOWN_ERROR = 0, 1, 11, 12, 13
@@ -45,7 +47,7 @@ hbparameter -p <parameter-name>
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run-dir", default="/run/hapulse", type=Path,
+    p.add_argument("--run-dir", default=DEFAULT_RUN_DIR, type=Path,
                    help="the daemon's run dir (default /run/hapulse)")
     p.add_argument("words", nargs=argparse.REMAINDER,
                    help="sub-command and its options, as for Heartbeat's cl_status")

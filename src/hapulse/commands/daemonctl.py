@@ -10,17 +10,18 @@ import time
 from pathlib import Path
 
 from hapulse.cli import UserError
+from hapulse.paths import DEFAULT_CONFDIR, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
 
 HELP = "start, stop, restart or reload the hapulse daemon"
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--confdir", default="/etc/ha.d", type=Path,
+    p.add_argument("-c", "--confdir", default=DEFAULT_CONFDIR, type=Path,
                    help="directory with ha.cf, authkeys, haresources (default /etc/ha.d)")
     p.add_argument("--node", help="this node's name (default: uname -n)")
-    p.add_argument("--state-dir", default="/var/lib/hapulse", type=Path,
+    p.add_argument("--state-dir", default=DEFAULT_STATE_DIR, type=Path,
                    help="persistent state: uuid, generation (default /var/lib/hapulse)")
-    p.add_argument("--run-dir", default="/run/hapulse", type=Path,
+    p.add_argument("--run-dir", default=DEFAULT_RUN_DIR, type=Path,
                    help="pid file and control socket (default /run/hapulse)")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="seconds to wait for the daemon to answer (default 30)")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hapulse.cli import UserError
+from hapulse.paths import DEFAULT_CONFDIR
 
 if TYPE_CHECKING:
     from hapulse.config import Config, Diagnostic
@@ -35,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pm = sub.add_parser("pacemaker", help="the resource configuration (and --corosync FILE)")
     cs = sub.add_parser("corosync", help="corosync.conf")
     for q in (pm, cs):
-        q.add_argument("-c", "--confdir", default="/etc/ha.d", type=Path,
+        q.add_argument("-c", "--confdir", default=DEFAULT_CONFDIR, type=Path,
                        help="directory with ha.cf, authkeys, haresources (default /etc/ha.d)")
         q.add_argument("--node", help="this node's name (default: uname -n, else ha.cf's first)")
         q.add_argument("-o", "--output", type=Path, help="write here instead of stdout")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hapulse.cli import UserError
 from hapulse.commands.daemonctl import _request
+from hapulse.paths import DEFAULT_RUN_DIR
 
 HELP = "give resource groups to the peer (standby) or take them (takeover)"
 WHICH = ("all", "local", "foreign")
@@ -22,7 +23,7 @@ WHICH = ("all", "local", "foreign")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("which", nargs="?", default="all", choices=WHICH,
                    help="which groups: all (default), local (preferred here), foreign")
-    p.add_argument("--run-dir", default="/run/hapulse", type=Path)
+    p.add_argument("--run-dir", default=DEFAULT_RUN_DIR, type=Path)
     p.add_argument("--timeout", type=float, default=10.0)
 
 

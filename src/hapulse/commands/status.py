@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from hapulse.cli import UserError
+from hapulse.paths import DEFAULT_RUN_DIR
 
 HELP = "show nodes, links and resource groups (--json for scripts)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run-dir", default="/run/hapulse", type=Path,
+    p.add_argument("--run-dir", default=DEFAULT_RUN_DIR, type=Path,
                    help="the daemon's run dir (default /run/hapulse)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--timeout", type=float, default=5.0)
