@@ -172,8 +172,12 @@ class StateDir:
         return int(text)
 
     def bump_generation(self) -> int:
-        """generation() + 1, written and fsynced before it is returned."""
-        gen = self.generation() + 1
+        """generation() + 1, written and fsynced before it is returned. The first start
+        (no file: a new node, a wiped disk, a node moved from Heartbeat) takes the Unix
+        time, as Heartbeat's `hbgenmethod time` does: peers remember the generation they
+        last saw (Heartbeat's is often a timestamp) and drop an older one as a replay."""
+        last = self.generation()
+        gen = last + 1 if last else max(1, int(time.time()))
         with _io("write the generation file", self.path, self.OPTION,
                  self.path / GENERATION_NAME):
             _atomic_write(self.path / GENERATION_NAME, f"{gen}\n".encode())

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,10 @@ SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "f801" /
 def test_generation_grows_and_the_uuid_stays(tmp_path: Path) -> None:
     s = StateDir(tmp_path / "state")
     assert s.generation() == 0
-    assert [s.bump_generation() for _ in range(3)] == [1, 2, 3]
-    assert (tmp_path / "state" / "hb_generation").read_text() == "3\n"
+    first = s.bump_generation()  # a new node starts at the Unix time (hbgenmethod time)
+    assert abs(first - time.time()) < 60
+    assert [s.bump_generation() for _ in range(2)] == [first + 1, first + 2]
+    assert (tmp_path / "state" / "hb_generation").read_text() == f"{first + 2}\n"
     u = s.uuid()
     assert len(u) == 16 and StateDir(tmp_path / "state").uuid() == u
     assert not list((tmp_path / "state").glob("*.tmp"))

@@ -644,9 +644,11 @@ class Policy:
             out.append(self._announce())
         return out
 
-    def _heartbeat_peers(self) -> bool:
-        """A live peer that announced like Heartbeat (rsc_hold, no hp_held)."""
-        return any(p.status.alive and p.announced and not p.hapulse for p in self.peers.values())
+    def _heartbeat_peers(self, now: float) -> bool:
+        """A live peer that announced like Heartbeat (rsc_hold, no hp_held), or never
+        answered a hello (Heartbeat under `legacy` sends no resource messages)."""
+        return any(p.status.alive and not p.hapulse and (p.announced or p.waited_out(now))
+                   for p in self.peers.values())
 
     def _give(self, groups: set[str], why: str) -> list[PolicyAction]:
         out: list[PolicyAction] = []
@@ -672,7 +674,7 @@ class Policy:
         for p in self.peers.values():
             if not p.hapulse:
                 p.given -= groups  # a Heartbeat peer's earlier standby ends: we give them back
-        if self._heartbeat_peers():  # Heartbeat reads no hp_give: its exchange, its order
+        if self._heartbeat_peers(now):  # Heartbeat reads no hp_give: its exchange, its order
             self.hb_giving = hbs.Giving(which, now, groups)
             return [Log(_INFO, f"Going standby [{which}]."),
                     SendCluster(hbs.ask(which, hbs.ME))]
@@ -686,7 +688,7 @@ class Policy:
         self.failed_here -= wanted
         msg = Message.from_pairs([("t", "hp_takeover"), ("hp_groups", " ".join(sorted(wanted)))])
         out: list[PolicyAction] = [self._announce(), SendCluster(msg)]
-        if self._heartbeat_peers():
+        if self._heartbeat_peers(now):
             out.append(SendCluster(hbs.takeover_request(which)))
         return [*out, Log(_INFO, f"takeover {which}: asking for "
                                  f"{', '.join(sorted(wanted)) or 'nothing'}"), *self.decide(now)]
