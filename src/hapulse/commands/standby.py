@@ -17,12 +17,13 @@ from hapulse.commands.daemonctl import _request
 from hapulse.paths import DEFAULT_RUN_DIR
 
 HELP = "give resource groups to the peer (standby) or take them (takeover)"
-WHICH = ("all", "local", "foreign")
+WHICH = ("all", "local", "foreign", "failback")  # Heartbeat's four words
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("which", nargs="?", default="all", choices=WHICH,
-                   help="which groups: all (default), local (preferred here), foreign")
+                   help="which groups, as hb_standby/hb_takeover: all (default), local "
+                        "(preferred here), foreign, failback (= foreign)")
     p.add_argument("--run-dir", default=DEFAULT_RUN_DIR, type=Path)
     p.add_argument("--timeout", type=float, default=10.0)
 
