@@ -19,6 +19,7 @@ APT_PACKAGES=(
     systemd  # systemd-analyze verifies the unit file (no running systemd needed)
     cluster-glue  # the stonith tool and its plugins (STONITH)
     pacemaker corosync crmsh  # `hapulse export pacemaker`: crm_verify, crm, and the live lab cluster
+    prometheus  # promtool checks packaging/prometheus (and a lab-namespace Prometheus server)
 )
 
 missing=()
