@@ -177,3 +177,24 @@ def test_load_settings_refuses_bad_bytes(tmp_path: Path) -> None:
     assert settings is None
     assert [str(d) for d in diags] == [
         f"{tmp_path / 'hapulse.toml'}:3: error: not valid UTF-8 (TOML files must be)"]
+
+
+def test_hapulse_check_reports_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from hapulse.cli import main
+    from hapulse.lab.paths import seed_dir
+
+    d = tmp_path / "ha.d"
+    shutil.copytree(seed_dir() / "f801" / "ha.d", d)
+    (d / "authkeys").chmod(0o600)
+    assert main(["check", "-c", str(d), "--node", "f801"]) == 0  # no hapulse.toml: fine
+    (d / "hapulse.toml").write_text('[monitor."httpd"]\ninterval = "0s"\n')
+    capsys.readouterr()
+    assert main(["check", "-c", str(d), "--node", "f801"]) == 1
+    err = capsys.readouterr().err
+    assert f"{d / 'hapulse.toml'}:2: error: `interval` of 0 s is out of range" in err
+    (d / "hapulse.toml").write_text('[monitor."htpd"]\n')
+    assert main(["check", "-c", str(d), "--node", "f801"]) == 0
+    assert f"{d / 'hapulse.toml'}:1: warning: monitor \"htpd\": no such resource" in \
+        capsys.readouterr().err
