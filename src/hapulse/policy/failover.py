@@ -66,7 +66,6 @@ from dataclasses import dataclass, field
 
 from hapulse.actions import (
     Acquire,
-    Fence,
     Log,
     PolicyAction,
     Readvertise,
@@ -75,14 +74,13 @@ from hapulse.actions import (
     ShutdownComplete,
 )
 from hapulse.policy import hbstandby as hbs
+from hapulse.policy.fencing import Fencing
 from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.wire.message import Message
 
 ANNOUNCE_WAIT = 3.0  # seconds a live peer has to answer a hello before it is asked again
 HELLO_TRIES = 3  # hellos sent before a silent peer is taken to hold nothing
 HANDOVER_WAIT = 5.0  # seconds a peer has to take a group handed to it, else it comes back
-FENCE_RETRY = 5.0  # seconds between two tries to reset a peer (Heartbeat's interval)
-FENCE_ATTEMPTS = 12  # then give up (a minute): the groups stay down, at CRIT
 _STOPPED, _STARTING, _RUNNING = GroupState.STOPPED, GroupState.STARTING, GroupState.RUNNING
 _STOPPING, _FAILED = GroupState.STOPPING, GroupState.FAILED
 _INFO, _ERROR, _CRIT = LogLevel.INFO, LogLevel.ERROR, LogLevel.CRITICAL
@@ -106,16 +104,6 @@ class PeerInfo:
 
     def hello_due(self, now: float) -> bool:
         return self.seen_at is not None and now - self.seen_at >= ANNOUNCE_WAIT
-
-
-@dataclass
-class FenceTry:
-    """Resetting one peer: how often it was tried, when next, whether one runs now."""
-
-    attempts: int = 0
-    next_at: float = 0.0
-    running: bool = False
-    done: bool = False  # the peer was reset since it was last seen alive
 
 
 @dataclass(frozen=True)
@@ -159,8 +147,7 @@ class Policy:
         self.ping_alive = 0
         self.stonith = stonith
         self.deadtime = deadtime
-        self.fencing: dict[str, FenceTry] = {}
-        self.fence_failures = 0
+        self.fencing = Fencing()
         self.contested: dict[str, float] = {}  # group -> when to try it again
         self._blocked: set[str] = set()  # groups whose takeover a guard holds back (logged)
         self._contested: set[tuple[str, str]] = set()  # (peer, group) split brains seen
@@ -376,21 +363,12 @@ class Policy:
         if not self.stonith:
             return []
         dead = [n for n, p in self.peers.items() if p.status is NodeState.DEAD]
-        pending = [n for n in dead if not self.fencing.setdefault(n, FenceTry()).done]
+        pending = [n for n in dead if not self.fencing.reset(n)]
         out: list[PolicyAction] = [Log(LogLevel.DEBUG, f"{gid}: waiting for {n} to be reset")
                                    for n in pending]
         for n in pending:
-            out.extend(self._fence(n, now))
+            out.extend(self.fencing.request(n, now))
         return out
-
-    def _fence(self, node: str, now: float) -> list[PolicyAction]:
-        f = self.fencing.setdefault(node, FenceTry())
-        if f.running or f.done or now < f.next_at or f.attempts >= FENCE_ATTEMPTS:
-            return []
-        f.running = True
-        f.attempts += 1
-        return [Log(_INFO, f"Resetting node {node} before taking its resources (attempt "
-                           f"{f.attempts}/{FENCE_ATTEMPTS})"), Fence(node)]
 
     def _fence_stop_failures(self, now: float) -> list[PolicyAction]:
         """A live peer whose stop failed may still run a group: reset it (STONITH only)."""
@@ -398,30 +376,17 @@ class Policy:
         if not self.stonith:
             return out
         for name, p in self.peers.items():
-            if p.status.alive and p.stopfail and not self.fencing.get(name, FenceTry()).done:
-                out.extend(self._fence(name, now))
+            if p.status.alive and p.stopfail and not self.fencing.reset(name):
+                out.extend(self.fencing.request(name, now))
         return out
 
     def on_fence_done(self, node: str, ok: bool, now: float) -> list[PolicyAction]:
         """The reset of `node` finished: on success its groups are free to take."""
-        f = self.fencing.setdefault(self._name(node), FenceTry())
-        f.running = False
-        out: list[PolicyAction] = []
-        if ok:
-            f.done = True
-            p = self._peer(node)
-            if p is not None:
-                p.held.clear()
-                p.stopfail.clear()
-            out.append(Log(_INFO, f"node {node} now reset: its resources may be taken"))
-        else:
-            self.fence_failures += 1
-            f.next_at = now + FENCE_RETRY
-            last = f.attempts >= FENCE_ATTEMPTS
-            out.append(Log(_CRIT, f"Host {node} not reset! (attempt {f.attempts}/"
-                                  f"{FENCE_ATTEMPTS}); its resources are not taken over"
-                                  + ("; giving up: reset it by hand, then `hapulse takeover`"
-                                     if last else f"; retrying in {FENCE_RETRY:g} s")))
+        out: list[PolicyAction] = [self.fencing.finished(self._name(node), ok, now)]
+        p = self._peer(node)
+        if ok and p is not None:  # reset: nothing of it runs any more
+            p.held.clear()
+            p.stopfail.clear()
         out.extend(self.decide(now))
         return out
 
@@ -477,7 +442,7 @@ class Policy:
         p.status = status
         out: list[PolicyAction] = []
         if status.alive and not was_alive:
-            self.fencing.pop(self._name(node), None)  # reset once more if it dies again
+            self.fencing.forget(self._name(node))  # reset once more if it dies again
             p.seen_at = now
             p.hellos = 1
             p.announced = False
@@ -718,9 +683,9 @@ class Policy:
         waits += [t + wait for t in self.released_at.values() if t + wait > now]
         if self.hb_giving is not None and not self.hb_giving.peer_ready:
             waits.append(max(self.hb_giving.since + hbs.REPLY_WAIT, now))
-        waits += [f.next_at for f in self.fencing.values()
-                  if not f.done and not f.running and f.next_at > now
-                  and f.attempts < FENCE_ATTEMPTS]
+        fence = self.fencing.next_deadline(now)
+        if fence is not None:
+            waits.append(fence)
         return min(waits) + 1e-3 if waits else None
 
     def view(self) -> PolicyView:
@@ -731,5 +696,5 @@ class Policy:
                 for g, st in self.state.items()),
             split_brains=self.split_brains,
             ping_alive=self.ping_alive if self.ping_nodes else None,
-            fenced=tuple(sorted(n for n, f in self.fencing.items() if f.done)),
-            fence_failures=self.fence_failures)
+            fenced=self.fencing.fenced(),
+            fence_failures=self.fencing.failures)
