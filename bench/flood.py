@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import dpkt
 
 from hapulse.lab import wait_for
 from hapulse.lab.flood import flood_lab, flood_result, start_flood
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.nodes import HapulseNode, seed_files, served_by, web_node
 
 
@@ -50,12 +50,6 @@ class Row:
     kernel_drops: int
     rejected: int
 
-
-def _timers(hacf: str) -> str:
-    for name, value in (("keepalive", "200ms"), ("warntime", "1"), ("deadtime", "2"),
-                        ("initdead", "4")):
-        hacf = re.sub(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-    return hacf
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -87,7 +81,7 @@ def run_one(source: str, rate: float, seconds: float, tag: int) -> Row:
         nodes = []
         for name in ("f801", "f802"):
             files = seed_files(name)
-            files["ha.cf"] = _timers(files["ha.cf"])
+            files["ha.cf"] = with_timers(files["ha.cf"])
             nodes.append(web_node(lab.hosts[name], files))
         a, b = nodes
         a.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hapulse.lab import Host, Lab, wait_for
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.heartbeat import HeartbeatNode
 from hapulse.lab.nodes import HapulseNode, install_httpd, seed_files
 
@@ -25,10 +26,7 @@ SECONDS = float(os.environ.get("HAPULSE_SOAK_SECONDS", "120"))
 
 
 def fast(hacf: str) -> str:
-    for name, value in (("keepalive", "100ms"), ("warntime", "1"), ("deadtime", "2"),
-                        ("initdead", "4")):
-        hacf = re.sub(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-    return hacf + "logfile /var/log/ha-log\n"
+    return with_timers(hacf, "100ms") + "logfile /var/log/ha-log\n"
 
 
 def rss_kb(host: Host) -> dict[int, int]:

@@ -8,7 +8,6 @@ group's restart.
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from factories import lab_prefix
 
 from hapulse.lab import Lab, seed_lab, wait_for
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.heartbeat import HeartbeatNode
 from hapulse.lab.nodes import HAPULSE, HapulseNode, install_httpd, seed_files, web_node
 from hapulse.lab.nodes import served_by as node_serving
@@ -28,10 +28,7 @@ MAX_GAP = 5.0  # seconds without an answer: the group's stop + start, with margi
 
 
 def fast(hacf: str) -> str:
-    for name, value in (("keepalive", "200ms"), ("warntime", "1"), ("deadtime", "2"),
-                        ("initdead", "4")):
-        hacf = re.sub(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-    return hacf + "auto_failback on\nlogfile /var/log/ha-log\n"
+    return with_timers(hacf) + "auto_failback on\nlogfile /var/log/ha-log\n"
 
 
 @pytest.fixture(params=["heartbeat-f801", "hapulse-f801"])
@@ -89,10 +86,6 @@ def command(node: object, verb: str, which: str = "all") -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def longest_gap(poller: Poller, since: float) -> float:
-    answered = [t for t, who in poller.since(since) if who != "-"]
-    return max((b - a for a, b in zip(answered, answered[1:], strict=False)), default=0.0)
-
 
 def test_standby_and_takeover_each_way(mixed: tuple[Lab, object, object]) -> None:
     lab, f801, f802 = mixed
@@ -125,6 +118,6 @@ def steps(lab: Lab, f801: object, f802: object, poller: Poller) -> None:
         end = time.monotonic()
         wait_for(lambda: (poller.last() or (0.0, ""))[0] > end, 10, interval=0.1,
                  what="the poller's last answers")
-        gap = longest_gap(poller, t0)
+        gap = poller.longest_wait(t0)
         print(f"longest client gap over the four hand-overs: {gap:.3f} s")
         assert gap <= MAX_GAP, f"the client waited {gap:.2f} s for an answer"

@@ -16,6 +16,7 @@ import pytest
 
 from hapulse.config import load_config_or_raise
 from hapulse.lab import Lab, wait_for
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.heartbeat import HeartbeatNode
 from hapulse.lab.nodes import HapulseNode, seed_files
 from hapulse.wire.auth import Authenticator
@@ -23,17 +24,11 @@ from hapulse.wire.auth import Authenticator
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
 
 
-def short_timers(hacf: str) -> str:
-    for name, value in (("keepalive", "500ms"), ("warntime", "2"), ("deadtime", "5"),
-                        ("initdead", "10")):
-        hacf = re.sub(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-    return hacf
-
 
 def test_ts_is_unix_time_in_hex_like_heartbeats(seed: Lab) -> None:
     hb_files, hp_files = seed_files("f801"), seed_files("f802")
-    hb_files["ha.cf"] = short_timers(hb_files["ha.cf"])
-    hp_files["ha.cf"] = short_timers(hp_files["ha.cf"])
+    hb_files["ha.cf"] = with_timers(hb_files["ha.cf"], "500ms", "2", "5", "10")
+    hp_files["ha.cf"] = with_timers(hp_files["ha.cf"], "500ms", "2", "5", "10")
     hb = HeartbeatNode(seed.hosts["f801"], ha_cf=hb_files["ha.cf"],
                        authkeys=hb_files["authkeys"], haresources=hb_files["haresources"])
     hp = HapulseNode(seed.hosts["f802"], hp_files)

@@ -22,14 +22,6 @@ from hapulse.runtime import PID_NAME
 NODES = ("f801", "f802")
 
 
-def timers(hacf: str, keepalive: str, warntime: str, deadtime: str, initdead: str) -> str:
-    """The seed's ha.cf with other timers (every other line as it is)."""
-    for name, value in (("keepalive", keepalive), ("warntime", warntime),
-                        ("deadtime", deadtime), ("initdead", initdead)):
-        hacf, n = re.subn(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-        assert n == 1, f"the seed's ha.cf has no single {name} line"
-    return hacf
-
 
 def holds(host: Host, vip: str = VIP) -> bool:
     """Whether `host` has `vip` on one of its interfaces (`ip -4 -o addr show` in its netns)."""

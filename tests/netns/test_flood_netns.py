@@ -11,7 +11,6 @@ filter: the decoder rejects them), half random bytes (the kernel filter drops th
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import subprocess
 import time
@@ -23,19 +22,13 @@ from factories import lab_prefix
 
 from hapulse.lab import Lab, wait_for
 from hapulse.lab.flood import flood_lab, flood_result, start_flood
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.nodes import HapulseNode, seed_files, served_by, web_node
 
 pytestmark = pytest.mark.netns
 
 FLOOD_SECONDS = 30.0
 
-
-def short_timers(hacf: str) -> str:
-    """The seed's ha.cf with keepalive 200ms, warntime 1, deadtime 2, initdead 4."""
-    for name, value in (("keepalive", "200ms"), ("warntime", "1"), ("deadtime", "2"),
-                        ("initdead", "4")):
-        hacf = re.sub(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-    return hacf
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         nodes = []
         for name in ("f801", "f802"):
             files = seed_files(name)
-            files["ha.cf"] = short_timers(files["ha.cf"])
+            files["ha.cf"] = with_timers(files["ha.cf"])
             nodes.append(web_node(lab.hosts[name], files))
         for n in nodes:
             n.start()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from hapulse.lab import Lab, wait_for
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.host import run_ip
 from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_files, served_by, web_node
 from hapulse.lab.poller import Poller, start_poller
@@ -31,13 +32,6 @@ CLIENT = "192.168.1.50"  # the client on the LAN (hapulse.lab.topology): the pin
 SAMPLE = 0.05
 
 
-def timers(hacf: str) -> str:
-    """The seed's ha.cf with keepalive 200ms / warntime 1 / deadtime 2 / initdead 4."""
-    for name, value in (("keepalive", "200ms"), ("warntime", "1"), ("deadtime", "2"),
-                        ("initdead", "4")):
-        hacf = re.sub(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-    return hacf
-
 
 def start_cluster(lab: Lab, *lines: str) -> tuple[HapulseNode, HapulseNode]:
     """Both nodes with the seed's files, short timers and `lines` added to ha.cf; returns
@@ -47,7 +41,7 @@ def start_cluster(lab: Lab, *lines: str) -> tuple[HapulseNode, HapulseNode]:
     nodes = []
     for name in ("f801", "f802"):
         files = seed_files(name)
-        files["ha.cf"] = timers(files["ha.cf"]) + "".join(f"{line}\n" for line in lines)
+        files["ha.cf"] = with_timers(files["ha.cf"]) + "".join(f"{line}\n" for line in lines)
         nodes.append(web_node(lab.hosts[name], files))
     a, b = nodes
     a.start()

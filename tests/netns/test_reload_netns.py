@@ -18,6 +18,7 @@ import pytest
 
 from hapulse.config import load_config_or_raise
 from hapulse.lab import Host, Lab, wait_for
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.nodes import HAPULSE, HapulseNode, seed_files, served_by, web_node
 from hapulse.wire.auth import Authenticator
 
@@ -25,13 +26,6 @@ pytestmark = pytest.mark.netns
 
 VIP2 = "192.168.1.119"
 
-
-def timers(hacf: str, keepalive: str, warntime: str, deadtime: str, initdead: str) -> str:
-    """The seed's ha.cf with other timers (every other line as it is)."""
-    for name, value in (("keepalive", keepalive), ("warntime", warntime),
-                        ("deadtime", deadtime), ("initdead", initdead)):
-        hacf = re.sub(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
-    return hacf
 
 
 def rewrite(node: HapulseNode, name: str, text: str) -> None:
@@ -50,7 +44,7 @@ def cluster(seed: Lab) -> Iterator[tuple[HapulseNode, HapulseNode]]:
     nodes = []
     for name in ("f801", "f802"):
         files = seed_files(name)
-        files["ha.cf"] = timers(files["ha.cf"], "200ms", "1", "2", "4")
+        files["ha.cf"] = with_timers(files["ha.cf"], "200ms", "1", "2", "4")
         nodes.append(web_node(seed.hosts[name], files))
     a, b = nodes
     a.start()
@@ -81,7 +75,7 @@ def test_reload_applies_new_timers_on_the_wire_and_in_detection(
         seed: Lab, cluster: tuple[HapulseNode, HapulseNode]) -> None:
     a, b = cluster
     for node in (a, b):
-        rewrite(node, "ha.cf", timers((node.confdir / "ha.cf").read_text(),
+        rewrite(node, "ha.cf", with_timers((node.confdir / "ha.cf").read_text(),
                                       "500ms", "3", "5", "10"))
         r = reload(node)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -151,7 +145,7 @@ def test_a_change_that_needs_a_restart_is_refused_and_named(
     a, _ = cluster
     hacf = (a.confdir / "ha.cf").read_text()
     rewrite(a, "ha.cf", re.sub(r"(?m)^udpport\s+\S+", "udpport 695",
-                               timers(hacf, "500ms", "3", "5", "10")))
+                               with_timers(hacf, "500ms", "3", "5", "10")))
     r = reload(a)
     assert r.returncode != 0
     assert "udpport (694 -> 695)" in r.stdout + r.stderr

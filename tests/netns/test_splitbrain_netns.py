@@ -35,12 +35,12 @@ from lab_helpers import (
     daemon_pid,
     holders,
     log_times,
-    timers,
     write_lines,
 )
 
 from hapulse.config import load_config_or_raise
 from hapulse.lab import Lab, wait_for
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.host import run_ip
 from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, seed_files, served_by, web_node
 from hapulse.runtime import GENERATION_NAME
@@ -61,7 +61,7 @@ KEEPER, LOSER = "f801", "f802"  # preferred under legacy; first by name under `o
 def files(name: str, failback: str | None) -> dict[str, str]:
     """The seed's files with the short timers (and `auto_failback` when given)."""
     f = seed_files(name)
-    f["ha.cf"] = timers(f["ha.cf"], "200ms", "1", "2", "4")
+    f["ha.cf"] = with_timers(f["ha.cf"], "200ms", "1", "2", "4")
     if failback is not None:
         f["ha.cf"] += f"auto_failback {failback}\n"
     return f

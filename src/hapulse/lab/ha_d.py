@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,3 +29,15 @@ def write_ha_d(directory: Path, files: Mapping[str, str]) -> Path:
 def read_ha_d(directory: Path) -> dict[str, str]:
     """The three files of a node's ha.d, by name."""
     return {name: (directory / name).read_text() for name in HA_D_FILES}
+
+
+def with_timers(hacf: str, keepalive: str = "200ms", warntime: str = "1", deadtime: str = "2",
+                initdead: str = "4") -> str:
+    """`hacf` with its four timer lines' values replaced, every other line as it is (the
+    defaults are the lab's short timers). Each timer must be there exactly once."""
+    for name, value in (("keepalive", keepalive), ("warntime", warntime),
+                        ("deadtime", deadtime), ("initdead", initdead)):
+        hacf, n = re.subn(rf"(?m)^{name}\s+\S+", f"{name} {value}", hacf)
+        if n != 1:
+            raise ValueError(f"ha.cf has {n} `{name}` lines; with_timers needs exactly one")
+    return hacf

@@ -91,6 +91,11 @@ class Poller:
         with self._lock:
             return max(self.answers) if self.answers else None
 
+    def longest_wait(self, since: float) -> float:
+        """The longest time between two answers (from any node) from `since` on."""
+        answered = [t for t, who in self.since(since) if who != "-"]
+        return max((b - a for a, b in zip(answered, answered[1:], strict=False)), default=0.0)
+
     def gap(self, t0: float, old: str, new: str) -> tuple[float, float]:
         """From t0: (time to the first answer from `new`, the service gap: from the last
         answer by `old` to the first by `new`)."""
