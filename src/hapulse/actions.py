@@ -90,6 +90,16 @@ class Readvertise:
 
 
 @dataclass(frozen=True, slots=True)
+class SplitBrain:
+    """Two live nodes were found holding the same group; `keeper` keeps it (the
+    policy also returns the Readvertise or Release that resolves it)."""
+
+    peer: str
+    group_id: str
+    keeper: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fence:
     """Reset this peer through the STONITH device before taking its resources."""
 
@@ -102,6 +112,7 @@ class ShutdownComplete:
 
 
 MembershipAction = Send | NodeStatus | LinkStatus | Deliver | Log
-PolicyAction = SendCluster | Log | Acquire | Release | Readvertise | Fence | ShutdownComplete
-NodeAction = (Send | NodeStatus | LinkStatus | Log | Acquire | Release | Readvertise | Fence
-              | ShutdownComplete)
+PolicyAction = (SendCluster | Log | Acquire | Release | Readvertise | SplitBrain | Fence
+                | ShutdownComplete)
+NodeAction = (Send | NodeStatus | LinkStatus | Log | Acquire | Release | Readvertise | SplitBrain
+              | Fence | ShutdownComplete)

@@ -39,8 +39,10 @@ from hapulse.actions import (
     Release,
     Send,
     ShutdownComplete,
+    SplitBrain,
 )
 from hapulse.config import Config, ResourceGroup, hbparameters, load_config
+from hapulse.events import EventBus, EventKind
 from hapulse.logsetup import LOG_FAILURES, setup_logging
 from hapulse.node import Node, NodeSettings
 from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
@@ -129,7 +131,7 @@ class Daemon:
         # the definition each group was started with: a release stops what was started
         self._started: dict[str, ResourceGroup] = {}
         self._group_since: dict[str, float] = {}
-        self._events: list[str] = []
+        self.events = EventBus()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
@@ -291,22 +293,25 @@ class Daemon:
                             t.send(packet)
                 case NodeStatus(node=node, old=old, new=new):
                     log.info("Status update for node %s: status %s", node, new)
-                    self._event(f"node {node} {old} -> {new}")
+                    self.events.publish(EventKind.NODE, node, new, old)
                     if new is NodeState.DEAD:
                         self.counters.deaths += 1
-                case LinkStatus(node=node, link=link, new=new):
+                case LinkStatus(node=node, link=link, old=old, new=new):
                     log.info("Link %s:%s %s.", node, link, new)
-                    self._event(f"link {node}:{link} {new}")
+                    self.events.publish(EventKind.LINK, f"{node}:{link}", new, old)
                 case Log(level=level, text=text):
                     log.log(_LEVELS[level], "%s", text)
-                    if level is LogLevel.CRITICAL:
-                        self._event(text)
                 case Acquire(group_id=gid, takeover=takeover):
                     self._spawn(self._run_group(GroupOp.ACQUIRE, gid, takeover))
                 case Release(group_id=gid):
                     self._spawn(self._run_group(GroupOp.RELEASE, gid))
                 case Readvertise(group_id=gid):
                     self._spawn(self._readvertise(gid))
+                case SplitBrain(peer=peer, group_id=gid, keeper=keeper):
+                    kept = keeper.lower() == self.config.node.lower()
+                    self.events.publish(EventKind.SPLIT_BRAIN, gid,
+                                        "kept" if kept else "released",
+                                        detail=f"also held by {peer}; {keeper} keeps it")
                 case Fence(node=node):
                     self._spawn(self._fence(node))
                 case ShutdownComplete():
@@ -328,7 +333,8 @@ class Daemon:
         self._fence_results.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {node}: "
                                    f"{result.outcome} ({result.seconds:.1f} s)")
         del self._fence_results[:-10]
-        self._event(f"STONITH {node}: {result.outcome}")
+        self.events.publish(EventKind.FENCE, node, result.outcome,
+                            detail=f"{result.seconds:.1f} s")
         self._dispatch(self.node.fence_done(node, result.ok, self.now()))
 
     async def _replace_pinger(self, pinger: PingTransport | None) -> None:
@@ -373,9 +379,13 @@ class Daemon:
         if ok:
             log.info("%s of resource group %s complete in %.3f s",
                      "acquisition" if acquire else "release", group_id, took)
+            self.events.publish(EventKind.GROUP, group_id,
+                                "acquired" if acquire else "released",
+                                detail=f"{took:.3f} s" + (", takeover" if takeover else ""))
         else:
             log.error("%s of resource group %s FAILED after %.3f s: %s",
                       op, group_id, took, reason)
+            self.events.publish(EventKind.GROUP, group_id, "failed", detail=f"{op}: {reason}")
         self._dispatch(self.node.resource_done(group_id, op, ok, self.now()))
 
     async def _readvertise(self, group_id: str) -> None:
@@ -383,10 +393,6 @@ class Daemon:
         if group is not None:
             log.info("resource group %s: announcing its addresses again", group_id)
             await self.resources.readvertise(group)
-
-    def _event(self, text: str) -> None:
-        self._events.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}")
-        del self._events[:-50]
 
     # ---- timers -----------------------------------------------------------
     def _schedule(self) -> None:
@@ -549,7 +555,7 @@ class Daemon:
                 "reloads": self.counters.reloads,
                 "control": dict(self.control.counters),
             },
-            "events": list(self._events[-20:]),
+            "events": [e.text for e in list(self.events.recent)[-20:]],
             "ping_nodes": [{"name": name, "status": str(state)} for name, state in snap.ping],
             "fencing": {"device": self.stonith.type if self.stonith else None,
                         "fenced": list(snap.policy.fenced),

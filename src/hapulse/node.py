@@ -36,6 +36,7 @@ from hapulse.actions import (
     Send,
     SendCluster,
     ShutdownComplete,
+    SplitBrain,
 )
 from hapulse.config import Config
 from hapulse.membership import Membership, NodeView, Timers
@@ -271,7 +272,8 @@ class Node:
             match a:
                 case SendCluster(msg=msg):
                     out.append(self.membership.send_cluster(msg, now))
-                case Log() | Acquire() | Release() | Readvertise() | Fence() | ShutdownComplete():
+                case (Log() | Acquire() | Release() | Readvertise() | SplitBrain() | Fence()
+                      | ShutdownComplete()):
                     out.append(a)
                 case _:
                     assert_never(a)

@@ -39,6 +39,7 @@ from hapulse.actions import (
     Release,
     Send,
     ShutdownComplete,
+    SplitBrain,
 )
 from hapulse.membership import Timers
 from hapulse.node import Node, NodeSettings
@@ -364,6 +365,9 @@ class Sim:
                     self._later(node, gid, GroupOp.RELEASE)
                 case Readvertise(group_id=gid):
                     self.trace.append(TraceEvent(self.now, node.name, "readvertise", gid))
+                case SplitBrain(peer=peer, group_id=gid, keeper=keeper):
+                    self.trace.append(TraceEvent(self.now, node.name, "split_brain",
+                                                 (peer, gid, keeper)))
                 case ShutdownComplete():
                     if node.core is not None:
                         self._apply(node, node.core.leave(self.now))

@@ -70,6 +70,8 @@ def test_a_healed_partition_leaves_one_owner_within_two_keepalives_legacy() -> N
     assert {e.node for e in crit} == {"f801", "f802"}
     core = sim.nodes["f801"].core
     assert core is not None and core.snapshot(sim.now).policy.split_brains == 1
+    brains = {(e.node, e.detail) for e in sim.events("split_brain")}  # the typed action
+    assert brains == {("f801", ("f802", VIP, "f801")), ("f802", ("f801", VIP, "f801"))}
     sim.run_for(30)
     assert sim.owners(VIP) == ["f801"]
 

@@ -72,6 +72,7 @@ from hapulse.actions import (
     Release,
     SendCluster,
     ShutdownComplete,
+    SplitBrain,
 )
 from hapulse.policy import hbstandby as hbs
 from hapulse.policy.fencing import Fencing
@@ -422,6 +423,7 @@ class Policy:
                 out.append(Log(_CRIT, f"split brain: {self.local} and {name} both hold {gid}; "
                                       f"{keeper} keeps it, the other releases it "
                                       "(see docs/resources.md#split-brain)"))
+                out.append(SplitBrain(name, gid, keeper))
                 if self._is_local(keeper):
                     out.append(Readvertise(gid))
                 else:
