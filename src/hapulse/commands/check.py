@@ -92,14 +92,6 @@ def run(args: argparse.Namespace) -> int:
     config, diags = load_config(args.confdir, args.node)
     if config is not None:
         diags = [*diags, *script_warnings(config)]
-    from hapulse.config.settings import load_settings  # hapulse.toml (optional)
-
-    settings, settings_diags = load_settings(
-        args.confdir, None if config is None else [r.text for g in config.groups
-                                                   for r in g.resources])
-    diags = [*diags, *settings_diags]
-    if settings is None:
-        config = None
     for d in diags:
         print(str(d), file=sys.stderr)
     if config is None:

@@ -89,9 +89,15 @@ def load_config(
                                     "with --node NAME", "local-node-unknown"))
         else:
             local = match[0]
-    if any(d.severity == "error" for d in diags) or hacf is None or keys is None:
+    from hapulse.config.settings import load_settings  # hapulse.toml, optional
+
+    settings, settings_diags = load_settings(
+        confdir, [r.text for g in groups for r in g.resources])
+    diags.extend(settings_diags)
+    if any(d.severity == "error" for d in diags) or hacf is None or keys is None \
+            or settings is None:
         return None, diags
-    return Config(confdir, local, hacf, keys, groups), diags
+    return Config(confdir, local, hacf, keys, groups, settings), diags
 
 
 def load_config_or_raise(confdir: Path | str, node: str | None = None) -> Config:

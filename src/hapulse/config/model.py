@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # settings.py imports Diagnostic from here
+    from hapulse.config.settings import Settings
 
 Severity = Literal["error", "warning"]
 
@@ -130,3 +133,5 @@ class Config:
     hacf: HaCf
     authkeys: AuthKeys
     groups: tuple[ResourceGroup, ...]
+    # hapulse.toml beside them (optional; None: no file, every default)
+    settings: Settings | None = None
