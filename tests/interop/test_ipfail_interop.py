@@ -209,3 +209,70 @@ def test_holder_losing_its_lan_hands_the_group_over(lab: Lab, holder: str) -> No
     assert "node f801: is dead" not in log and "node f802: is dead" not in log
     print(f"\n{holder} holder f801 lost its LAN: VIP on f802 after {took:.2f} s, client "
           f"served after {served:.2f} s")
+
+
+
+def cut_heartbeat_link(lab: Lab, up: bool) -> float:
+    lab.hosts["f801"].set_link("eth1", up)
+    return time.monotonic()
+
+
+@pytest.mark.parametrize("holder", HOLDERS)
+def test_heartbeat_link_cut_both_keep_the_holder_and_heal_to_it(lab: Lab, holder: str) -> None:
+    """The heartbeat link cut for 8 s, the LAN up, ping + ipfail on both sides.
+
+    What both daemons decide alike: each declares the other dead after deadtime; each
+    still reaches the ping node, so neither ipfail gives anything up (Heartbeat's logs
+    "NS: We are still alive!"): the holder f801 keeps the address through the cut. After
+    the heal one holder is left, f801, and the client is served by it.
+
+    Where they differ, by design (docs/resources.md#ping-nodes-and-ipfail): the node that
+    does not hold the group. Heartbeat takes the address although f801 still answers for
+    it on the LAN (two holders until the heal); hapulse probes the LAN first, hears f801
+    and does not take it (one holder throughout)."""
+    m = Mixed(lab, holder)
+    m.start()
+    hp_peer, hb_peer = ("f801", "f802") if holder == "heartbeat" else ("f802", "f801")
+    samples: list[tuple[float, tuple[str, ...]]] = []
+
+    def sample(done: Callable[[], bool]) -> Callable[[], bool]:
+        def check() -> bool:
+            samples.append((time.monotonic(), holders(lab)))
+            return done()
+        return check
+
+    cut = cut_heartbeat_link(lab, False)
+    m.wait("hapulse declares its peer dead", 15, sample(
+        lambda: f"Status update for node {hp_peer}: status dead" in m.hp.log_text()),
+        interval=0.05)
+    m.wait("Heartbeat declares its peer dead, its ipfail still alive", 15, sample(
+        lambda: f"Status update: Node {hb_peer} now has status dead" in hb_log(m.hb)
+        and "NS: We are still alive!" in hb_log(m.hb)), interval=0.05)
+    end = cut + 8.0  # the cut lasts 8 s: a fault's duration, sampled every 50 ms
+    m.wait("the cut's end", 12, sample(lambda: time.monotonic() >= end), interval=0.05)
+    during = {h for _, h in samples}
+    assert all("f801" in h for h in during), during  # the holder kept it throughout
+    if holder == "heartbeat":  # hapulse f802 heard f801 answer for the address
+        assert during == {("f801",)}, during
+        assert "192.168.1.118: not taken over: 192.168.1.118 is answered by" in m.hp.log_text()
+    else:  # Heartbeat f802 took it anyway: two holders during the cut
+        assert ("f801", "f802") in during, during
+    assert "Giving up" not in hb_log(m.hb).split("NS: We are still alive!")[-1]
+    healed = cut_heartbeat_link(lab, True)
+    # Heartbeat restarts itself on a partition's heal ("returning after partition"), so
+    # the end state is what holds for 3 s in a row: f801 alone, serving the client
+    after: list[tuple[float, tuple[str, ...]]] = []
+    last_bad = [healed]
+
+    def stable() -> bool:
+        now, h = time.monotonic(), holders(lab)
+        after.append((now, h))
+        if h != ("f801",) or node_serving(lab.hosts["client"]) != "f801":
+            last_bad[0] = now
+        return now - last_bad[0] >= 3.0
+
+    m.wait("f801 alone, serving, for 3 s after the heal", 45, stable, interval=0.1)
+    settled = last_bad[0]
+    ownerless = sum(b[0] - a[0] for a, b in zip(after, after[1:], strict=False) if not a[1])
+    print(f"\n{holder} holder: during the cut {sorted(during)}; after the heal f801 alone "
+          f"from {settled - healed:.2f} s on; no holder for {ownerless:.2f} s in all")

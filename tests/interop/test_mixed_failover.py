@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from factories import lab_prefix
 
 from hapulse.lab import Lab, seed_lab, wait_for
+from hapulse.lab.ha_d import with_timers
 from hapulse.lab.heartbeat import HeartbeatNode
 from hapulse.lab.nodes import HAPULSE, VIP, HapulseNode, install_httpd, seed_files, web_node
 from hapulse.lab.nodes import served_by as node_serving
@@ -142,3 +143,67 @@ def test_mixed_cluster_fails_over(lab: Lab, owner_kind: str, failback: str) -> N
 def lan_of(lab: Lab, name: str) -> str:
     out = lab.hosts[name].run(["ip", "-o", "-4", "addr", "show", "to", "192.168.1.0/24"]).stdout
     return out.split()[1]
+
+
+@pytest.mark.parametrize("failback", ["seed", "on"])
+@pytest.mark.parametrize("owner_kind", ["heartbeat", "hapulse"])
+def test_preferred_node_returning_gets_its_group_back(lab: Lab, owner_kind: str,
+                                                      failback: str) -> None:
+    """A rolling-migration bad day: f801 (the preferred node, running `owner_kind`) loses
+    power, f802 (the other daemon) takes the site, f801 boots again and must get it back
+    from the other kind of daemon, by Heartbeat's own protocols:
+
+    - `auto_failback on`: the holder goes standby [foreign] by Heartbeat's exchange
+      (PerformAutoFailback: ask_resources me/other/done). A bare release leaves the
+      group with no owner: Heartbeat logs "No one owns our local resources!" and waits.
+    - legacy (the seed): the returning node asks with `ip-request`, the holder gives the
+      group up and answers `ip-request-resp ... ok=OK`, the asker takes it.
+
+    Either way: f801 serves again and f802 gave the address up. Short timers."""
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+
+    def short(name: str) -> dict[str, str]:
+        f = files(name, failback)
+        f["ha.cf"] = with_timers(f["ha.cf"])  # keepalive 200ms, deadtime 2 s, initdead 4 s
+        return f
+
+    hb_name, hp_name = ("f801", "f802") if owner_kind == "heartbeat" else ("f802", "f801")
+    f = short(hb_name)
+    hb = HeartbeatNode(lab.hosts[hb_name], ha_cf=f["ha.cf"] + "logfile /var/log/ha-log\n",
+                       authkeys=f["authkeys"], haresources=f["haresources"])
+    install_httpd(hb.ha_d / "resource.d")
+    hp = web_node(lab.hosts[hp_name], short(hp_name))
+    f801: HapulseNode | HeartbeatNode = hb if owner_kind == "heartbeat" else hp
+    other: HapulseNode | HeartbeatNode = hp if owner_kind == "heartbeat" else hb
+    other.start()
+    f801.start()
+
+    def wait(what: str, timeout: float, predicate: Callable[[], object]) -> None:
+        try:
+            wait_for(predicate, timeout, interval=0.2, what=what)
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\n{explain(lab, hb, hp)}") from exc
+
+    def f802_holds() -> bool:
+        out = lab.hosts["f802"].run(["ip", "-4", "-o", "addr", "show"]).stdout
+        return f"inet {VIP}/" in out
+
+    wait("f801 serves", 40, lambda: served_by(lab) == "f801")
+    lab.hosts["f801"].kill_all()
+    # a power cut: the address goes with the machine (kill_all only kills processes)
+    lab.hosts["f801"].run(["ip", "addr", "flush", "dev", "eth0", "to", f"{VIP}/32"])
+    wait("f802 serves after f801's death", 15, lambda: served_by(lab) == "f802")
+    f801.start()  # f801 boots
+    wait("f801 serves again", 60, lambda: served_by(lab) == "f801")
+    wait("f802 gave the address up", 10, lambda: not f802_holds())
+    log = "\n".join(p.read_text(errors="replace") for p in hb.log_dir.rglob("*") if p.is_file())
+    assert "No one owns our local resources!" not in log
+    hp_log = hp.log_text()
+    if failback == "on" and owner_kind == "heartbeat":
+        assert "auto_failback: giving 192.168.1.118 back (Heartbeat's standby exchange)" \
+            in hp_log
+    elif failback == "seed" and owner_kind == "heartbeat":
+        assert "f801 asks for 192.168.1.118 (ip-request); giving it up" in hp_log
+    elif failback == "seed":
+        assert "received ip-request-resp 192.168.1.118 OK yes" in hp_log

@@ -75,6 +75,7 @@ from hapulse.actions import (
     SplitBrain,
 )
 from hapulse.policy import hbstandby as hbs
+from hapulse.policy import iprequest as ipr
 from hapulse.policy.fencing import Fencing
 from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.wire.message import Message
@@ -142,6 +143,11 @@ class Policy:
         self.hb_giving: hbs.Giving | None = None  # standby toward a Heartbeat peer
         self.hb_taking: hbs.Taking | None = None  # a Heartbeat peer's standby toward us
         self.hb_pending_standby: str | None = None  # hb_takeover received while in flux
+        # legacy hand-back with Heartbeat peers (ip-request): the requests we answer
+        # once the release is over (group -> asker), and ours (asked, then granted)
+        self.ip_answer: dict[str, str] = {}
+        self.ip_asked: dict[str, ipr.Asked] = {}
+        self.ip_granted: set[str] = set()
         self.retiring: set[str] = set()  # groups gone from haresources, being released
         self.split_brains = 0
         self.ping_nodes = ping_nodes
@@ -290,6 +296,9 @@ class Policy:
                 p = self._peer(pref)
                 if (self.auto_failback in ("on", "legacy") and p is not None and p.status.alive
                         and p.announced and gid not in p.given and gid not in p.failed):
+                    if not p.hapulse:  # Heartbeat takes its groups back only by its exchange
+                        out.extend(self._failback_to_heartbeat(now))
+                        continue
                     self.state[gid] = _STOPPING
                     out.append(Log(_INFO, f"auto_failback: giving {gid} back to its preferred "
                                           f"node {pref}"))
@@ -298,6 +307,8 @@ class Policy:
             if st is not _STOPPED or not settled or gid in self.failed_here:
                 continue
             if self._held_by_peer(gid) or gid in self.giving:
+                continue
+            if self._is_local(pref) and self._ask_heartbeat_first(gid, now, out):
                 continue
             if now < self.contested.get(gid, -1.0):
                 continue  # its address answered elsewhere: tried again later
@@ -459,6 +470,8 @@ class Policy:
             self.failed_here.clear()
             self.giving.clear()
             self._contested = {c for c in self._contested if c[0] != node}
+            self.ip_answer = {g: n for g, n in self.ip_answer.items()
+                              if n.lower() != node.lower()}
             if lost:
                 out.append(Log(_INFO, f"node {node} is dead; it held {', '.join(lost)}"))
         out.extend(self.decide(now))
@@ -496,6 +509,19 @@ class Policy:
         elif t == "hp_takeover":
             wanted = set((msg.get("hp_groups") or "").split())
             out.extend(self._give(wanted & self.held(), why=f"takeover by {node}"))
+        elif t == ipr.T_REQUEST and not p.hapulse:
+            out.extend(self._ip_request(msg.get("ipaddr") or "", node))
+        elif t == ipr.T_RESPONSE and self._is_local(msg.get("dest") or ""):
+            gid = msg.get("ipaddr") or ""
+            if gid in self.ip_asked:
+                del self.ip_asked[gid]
+                if msg.get("ok") == "OK":
+                    self.ip_granted.add(gid)
+                    out.append(Log(_INFO, f"received ip-request-resp {gid} OK "
+                                          f"{msg.get('weown') or ''}".rstrip()))
+                else:
+                    out.append(Log(LogLevel.WARNING, f"{node} could not give {gid} up (its "
+                                                     "release failed); not taking it"))
         elif t in (hbs.T_ASK, hbs.T_TAKEOVER) and not p.hapulse:
             out.extend(self._heartbeat_standby(msg, node, p, now))
             out.extend(self.decide(now))
@@ -510,9 +536,13 @@ class Policy:
         someone on the LAN still answers for its address (who, in words)."""
         out: list[PolicyAction] = []
         if op is GroupOp.ACQUIRE:
+            self.ip_granted.discard(group_id)
             if ok:
                 self.state[group_id] = _RUNNING
                 self.contested.pop(group_id, None)
+                if group_id in self.ip_answer:  # asked for while it was starting
+                    self.state[group_id] = _STOPPING
+                    out.append(Release(group_id))
             elif contested:
                 self.state[group_id] = _STOPPED
                 self.contested[group_id] = now + self.deadtime
@@ -528,8 +558,14 @@ class Policy:
             self.state[group_id] = _STOPPED
             if group_id in self.giving:
                 self.released_at[group_id] = now
+            if group_id in self.ip_answer:
+                out.append(SendCluster(ipr.response(self.ip_answer.pop(group_id), group_id,
+                                                    weown=True)))
         else:
             self.state[group_id] = _FAILED
+            if group_id in self.ip_answer:
+                out.append(SendCluster(ipr.response(self.ip_answer.pop(group_id), group_id,
+                                                    weown=True, ok=False)))
             out.append(Log(_CRIT, f"{group_id} failed to stop here and may still run: it "
                                   "stays held by this node (no peer will start it); stop it "
                                   "by hand, then `hapulse cleanup` or restart hapulse"))
@@ -588,6 +624,61 @@ class Policy:
             out.append(Log(_INFO, f"standby: acquire [{self.hb_taking.which}] resources from "
                                   f"{node}"))
         return out
+
+    def _failback_to_heartbeat(self, now: float) -> list[PolicyAction]:
+        """auto_failback toward a Heartbeat node, as its PerformAutoFailback does: go
+        standby [foreign] by its exchange once nothing is in flux (a bare release would
+        leave the group with no owner: Heartbeat logs "No one owns our local
+        resources!" and waits)."""
+        if self.hb_giving is not None or self.hb_taking is not None or any(
+                s in (_STARTING, _STOPPING) for s in self.state.values()):
+            return []
+        groups = self._select("foreign") & self.held()
+        if not groups:
+            return []
+        self.hb_giving = hbs.Giving("foreign", now, groups)
+        return [Log(_INFO, f"auto_failback: giving {', '.join(sorted(groups))} back "
+                           "(Heartbeat's standby exchange)"),
+                Log(_INFO, "Going standby [foreign]."), SendCluster(hbs.ask("foreign", hbs.ME))]
+
+    def _ip_request(self, gid: str, node: str) -> list[PolicyAction]:
+        """A Heartbeat node (legacy) asks for a group it prefers: give it up, answer once
+        it is stopped (rc.d/ip-request)."""
+        st = self.state.get(gid)
+        if st in (_RUNNING, _STARTING, _STOPPING):
+            self.ip_answer[gid] = node
+            out: list[PolicyAction] = [Log(_INFO, f"{node} asks for {gid} (ip-request); "
+                                                  "giving it up")]
+            if st is _RUNNING:
+                self.state[gid] = _STOPPING
+                out.append(Release(gid))
+            return out
+        if st is _FAILED:
+            return [Log(LogLevel.WARNING, f"{node} asks for {gid} (ip-request): its stop "
+                                          "failed here and it may still run; not given"),
+                    SendCluster(ipr.response(node, gid, weown=True, ok=False))]
+        return [SendCluster(ipr.response(node, gid, weown=False))]
+
+    def _ask_heartbeat_first(self, gid: str, now: float, out: list[PolicyAction]) -> bool:
+        """Under legacy, a group preferred here is asked for (ip-request) while a live
+        Heartbeat peer may hold it; True while the answer is awaited."""
+        if self.auto_failback != "legacy" or gid in self.ip_granted \
+                or not self._heartbeat_peers(now):
+            self.ip_asked.pop(gid, None)
+            return False
+        asked = self.ip_asked.get(gid)
+        if asked is not None and now < asked.at + ipr.ASK_WAIT:
+            return True
+        if asked is not None and asked.tries >= ipr.ASK_TRIES:
+            del self.ip_asked[gid]
+            out.append(Log(LogLevel.WARNING, f"{gid}: no answer to ip-request after "
+                                             f"{ipr.ASK_TRIES} tries; taking it"))
+            return False
+        tries = 1 if asked is None else asked.tries + 1
+        self.ip_asked[gid] = ipr.Asked(now, tries)
+        out.append(Log(_INFO, f"{gid}: asking the Heartbeat peer for it (ip-request)"))
+        out.append(SendCluster(ipr.request(gid)))
+        return True
 
     def _standby_progress(self, now: float = 0.0) -> list[PolicyAction]:
         """Send Heartbeat's `done` when its turn has come in either direction."""
@@ -681,6 +772,7 @@ class Policy:
                  if p.status.alive and not p.announced and p.seen_at is not None
                  and not p.waited_out(now)]
         waits += [t for t in self.contested.values() if t > now]
+        waits += [max(a.at + ipr.ASK_WAIT, now) for a in self.ip_asked.values()]
         wait = self._handover_wait()
         waits += [t + wait for t in self.released_at.values() if t + wait > now]
         if self.hb_giving is not None and not self.hb_giving.peer_ready:
