@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from hapulse.actions import Deliver, LinkStatus, Log, MembershipAction, NodeStatus, Send
 from hapulse.states import LinkState, LogLevel, NodeState
+from hapulse.wire.fastpath import StatusHeartbeat
 from hapulse.wire.message import Message
 
 HISTORY = 200  # messages kept for retransmission, as Heartbeat's MAXMSGHIST
@@ -262,11 +263,10 @@ class Membership:
         return t
 
     # ---- incoming -----------------------------------------------------------
-    def _fresh(self, p: Peer, msg: Message, now: float) -> tuple[bool, list[MembershipAction]]:
-        """Is this message new from this peer (not a replay, not a duplicate)?"""
-        hg = msg.get_int("hg")
-        ts = msg.get_int("ts") or 0
-        seq = msg.get_int("seq")
+    def _fresh(self, p: Peer, hg: int | None, ts: int, seq: int | None,
+               now: float) -> tuple[bool, list[MembershipAction]]:
+        """Is this message (its `hg`, `ts`, `seq`) new from this peer (not a replay, not a
+        duplicate)?"""
         out: list[MembershipAction] = []
         if hg is not None and p.generation is not None and hg != p.generation:
             if hg < p.generation and ts <= p.last_ts:
@@ -302,40 +302,19 @@ class Membership:
             return []
         p = self.peers.get(src.lower())
         if p is None:
-            return [Log(_WARN, f"message from node {src}, not in ha.cf's node list, on "
-                               f"{link}: dropped (add `node {src}` to ha.cf if it belongs)")]
-        fresh, out = self._fresh(p, msg, now)
+            return [self._stranger(src, link)]
+        hg = msg.get_int("hg")
+        ts = msg.get_int("ts") or 0
+        seq = msg.get_int("seq")
+        fresh, out = self._fresh(p, hg, ts, seq, now)
         if not fresh:
             return out
-        uuid = msg.get_bytes("srcuuid")
-        if uuid is not None:
-            p.uuid = uuid
-
-        seq = msg.get_int("seq")
-        if seq is not None:  # fresh and sequenced: the link and the node are alive
-            out.extend(self._refresh(p, link, now))
-        if seq is not None:
-            if seq in p.seen:
-                return out  # a duplicate on a second link: counted for that link only
-            p.seen[seq] = now
-            p.missing.pop(seq, None)
-            if seq > p.high_seq:
-                if p.high_seq and seq > p.high_seq + 1:
-                    for s in range(max(p.high_seq + 1, seq - MAX_REXMIT_GAP), seq):
-                        p.missing.setdefault(s, -1e9)
-                p.high_seq = seq
-            if len(p.seen) > 2 * SEEN_WINDOW:  # pruned now and then, not per message
-                floor = p.high_seq - SEEN_WINDOW
-                p.seen = {s: t for s, t in p.seen.items() if s > floor}
-            out.extend(self._request_missing(p, now))
-            out.extend(self._acknowledge(p, now))
+        if not self._sequenced(p, seq, msg.get_bytes("srcuuid"), link, now, out):
+            return out
 
         mtype = msg.get("t")
         if mtype == "status":
-            new = _node_state(msg.get("st"))
-            if new is not p.status:
-                out.append(NodeStatus(p.name, p.status, new))
-                p.status = new
+            self._announced(p, msg.get("st"), out)
         elif p.status in (NodeState.DEAD, NodeState.INIT):
             out.append(NodeStatus(p.name, p.status, NodeState.UP))
             p.status = NodeState.UP
@@ -350,6 +329,64 @@ class Membership:
             out.append(Deliver(msg, p.name))
         out.extend(self._maybe_active())
         return out
+
+    def receive_status(self, hb: StatusHeartbeat, link: str,
+                       now: float) -> list[MembershipAction]:
+        """A verified status heartbeat read by the wire's fast path: the same actions and
+        state as :meth:`receive` given the same packet decoded (`t=status`), without a
+        :class:`Message`."""
+        self._now = now
+        src = hb.src
+        if src.lower() == self.local.lower():
+            return []
+        p = self.peers.get(src.lower())
+        if p is None:
+            return [self._stranger(src, link)]
+        fresh, out = self._fresh(p, hb.hg, hb.ts, hb.seq, now)
+        if not fresh:
+            return out
+        if not self._sequenced(p, hb.seq, hb.uuid, link, now, out):
+            return out
+        self._announced(p, hb.st, out)
+        out.extend(self._maybe_active())
+        return out
+
+    def _stranger(self, src: str, link: str) -> Log:
+        return Log(_WARN, f"message from node {src}, not in ha.cf's node list, on "
+                          f"{link}: dropped (add `node {src}` to ha.cf if it belongs)")
+
+    def _sequenced(self, p: Peer, seq: int | None, uuid: bytes | None, link: str, now: float,
+                   out: list[MembershipAction]) -> bool:
+        """A fresh message's uuid and sequence number: the link and the node are alive,
+        gaps asked for, acknowledgements sent (into `out`). False: a duplicate on a second
+        link, counted for that link only; nothing more to do."""
+        if uuid is not None:
+            p.uuid = uuid
+        if seq is None:
+            return True
+        out.extend(self._refresh(p, link, now))
+        if seq in p.seen:
+            return False
+        p.seen[seq] = now
+        p.missing.pop(seq, None)
+        if seq > p.high_seq:
+            if p.high_seq and seq > p.high_seq + 1:
+                for s in range(max(p.high_seq + 1, seq - MAX_REXMIT_GAP), seq):
+                    p.missing.setdefault(s, -1e9)
+            p.high_seq = seq
+        if len(p.seen) > 2 * SEEN_WINDOW:  # pruned now and then, not per message
+            floor = p.high_seq - SEEN_WINDOW
+            p.seen = {s: t for s, t in p.seen.items() if s > floor}
+        out.extend(self._request_missing(p, now))
+        out.extend(self._acknowledge(p, now))
+        return True
+
+    def _announced(self, p: Peer, word: str | None, out: list[MembershipAction]) -> None:
+        """A status heartbeat's `st`: the peer's new state, if it changed."""
+        new = _node_state(word)
+        if new is not p.status:
+            out.append(NodeStatus(p.name, p.status, new))
+            p.status = new
 
     def _refresh(self, p: Peer, link: str, now: float) -> list[MembershipAction]:
         out: list[MembershipAction] = []
