@@ -75,6 +75,23 @@ def test_the_membership_cores_heartbeats_take_the_template(method: str) -> None:
     assert auth._encoder is not None and len(auth._encoder._templates) == 2  # up, active
 
 
+def test_the_heartbeat_built_field_by_field_is_the_stamped_one() -> None:
+    """Membership.heartbeat builds its Message directly: the same fields, types and
+    values as stamping `t st dt protocol`, the same sequence number and history."""
+    cores = [Membership("f801", ("f801", "f802"), ("eth1",), TIMERS, generation=11,
+                        uuid=b"\xff" * 16, now=5.0, clock_offset=1.7e9) for _ in range(2)]
+    for now in (5.0, 6.5, 130.0):
+        cores[0].tick(now)
+        cores[1].tick(now)  # the peer dead after initdead: st=active
+        fast = cores[0].heartbeat(now)
+        core = cores[1]
+        stamped = core._stamp(Message.from_pairs([
+            ("t", "status"), ("st", str(core.status)),
+            ("dt", f"{int(core.timers.deadtime * 1000):x}"), ("protocol", "1")]), now)
+        assert fast == stamped and fast.fields == stamped.fields
+        assert cores[0].seq == core.seq and list(cores[0].history) == list(core.history)
+
+
 def test_other_messages_take_the_general_path() -> None:
     auth = Authenticator("sha1", 1, b"k")
     ack = Message.from_pairs([("t", "NS_ackmsg"), ("dest", "f802"), ("ackseq", "a"),

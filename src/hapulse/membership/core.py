@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from hapulse.actions import Deliver, LinkStatus, Log, MembershipAction, NodeStatus, Send
 from hapulse.states import LinkState, LogLevel, NodeState
 from hapulse.wire.fastpath import StatusHeartbeat
-from hapulse.wire.message import Message
+from hapulse.wire.message import Field, FieldType, Message
 
 HISTORY = 200  # messages kept for retransmission, as Heartbeat's MAXMSGHIST
 MAX_REXMIT_GAP = 50  # at most this many missing messages asked for at once
@@ -54,6 +54,7 @@ ACK_DIV = 10  # Heartbeat's ACK_MSG_DIV: one acknowledgement per ten messages
 PROTOCOL_TYPES = frozenset({"status", "NS_rexmit", "NS_ackmsg", "reqnodes", "repnodes"})
 
 _INFO, _WARN, _DEBUG = LogLevel.INFO, LogLevel.WARNING, LogLevel.DEBUG
+_STR = FieldType.STRING
 
 
 @dataclass(frozen=True)
@@ -167,19 +168,35 @@ class Membership:
         out.append("ld", self.load)
         out.append("ttl", "3")
         if with_seq:
-            self.history[self.seq] = out
-            while len(self.history) > HISTORY:
-                self.history.popitem(last=False)
+            self._remember(out)
         return out
 
+    def _remember(self, msg: Message) -> None:
+        """Keep a sequenced message (the last one stamped) for retransmission."""
+        self.history[self.seq] = msg
+        while len(self.history) > HISTORY:
+            self.history.popitem(last=False)
+
     def heartbeat(self, now: float) -> Message:
-        msg = Message.from_pairs([
-            ("t", "status"),
-            ("st", str(self.status)),
-            ("dt", f"{int(self.timers.deadtime * 1000):x}"),
-            ("protocol", "1"),
+        """The status heartbeat, stamped: exactly what :meth:`_stamp` makes of `t st dt
+        protocol`, built field by field (one every keepalive on every link is most of
+        what a node sends)."""
+        self.seq += 1
+        out = Message([
+            Field("t", _STR, "status"),
+            Field("st", _STR, str(self.status)),
+            Field("dt", _STR, f"{int(self.timers.deadtime * 1000):x}"),
+            Field("protocol", _STR, "1"),
+            Field("src", _STR, self.local),
+            Field("srcuuid", FieldType.BINARY, self.uuid),
+            Field("seq", _STR, f"{self.seq:x}"),
+            Field("hg", _STR, f"{self.generation:x}"),
+            Field("ts", _STR, f"{int(now + self.clock_offset):x}"),
+            Field("ld", _STR, self.load),
+            Field("ttl", _STR, "3"),
         ])
-        return self._stamp(msg, now)
+        self._remember(out)
+        return out
 
     def send_cluster(self, msg: Message, now: float) -> Send:
         """A cluster message (resource, standby ...), sequenced so peers can ask again."""
