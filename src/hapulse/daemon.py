@@ -243,8 +243,13 @@ class Daemon:
         return on_packet
 
     def _on_packet(self, data: bytes, source: str, link: str) -> None:
+        msg: Message | None = None
         try:
-            msg = self._verify(data)
+            # a status heartbeat signed with the current keys is read without a Message;
+            # anything else (or a doubt) takes the general path, which says why it rejects
+            hb = self.auth.verify_status(data)
+            if hb is None:
+                msg = self._verify(data)
         except WireError as exc:
             if self.rejects.note(source, exc.reason, self.now()):
                 log.warning("rejected packet from %s on %s: %s", source, link, exc)
@@ -254,7 +259,7 @@ class Daemon:
                 log.error("packet from %s on %s dropped: the decoder failed on it (%r); "
                           "please report this as a hapulse bug", source, link, exc)
             return
-        src = msg.get("src")
+        src = hb.src if hb is not None else msg.get("src") if msg is not None else None
         if src is not None and src.lower() == self.config.node.lower():
             return  # our own broadcast/multicast looped back
         if src is None or not self.node.knows(src):  # signed with our key, yet a stranger
@@ -263,7 +268,16 @@ class Daemon:
                             "node list; add `node %s` to ha.cf if it belongs", src, source,
                             link, src)
             return
-        self._dispatch(self.node.receive(msg, link, self.now()))
+        if msg is not None:
+            self._dispatch(self.node.receive(msg, link, self.now()))
+            return
+        assert hb is not None
+        actions = self.node.receive_status(hb, link, self.now())
+        if actions:
+            self._dispatch(actions)
+        # else: a heartbeat that changed nothing but the peer's and the link's last-heard
+        # times, which only move their deadlines later; the armed timer (always one while
+        # running) comes first and re-arms from the new deadline: no re-scheduling per packet
 
     def _verify(self, data: bytes) -> Message:
         """Decode and check the signature; after a key change the previous keys stay

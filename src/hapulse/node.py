@@ -57,6 +57,7 @@ from hapulse.policy.ipfail import (
 from hapulse.resources.stonith import device_for
 from hapulse.states import GroupOp, GroupState, LinkState, LogLevel
 from hapulse.transports.ping import ping_targets
+from hapulse.wire.fastpath import StatusHeartbeat
 from hapulse.wire.message import Message
 
 IPFAIL_TYPES = frozenset({T_NUM_PING_NODES, T_YOU_ARE_DEAD, T_ABORT_GIVEUP, T_APICLISTAT})
@@ -144,6 +145,10 @@ class Node:
     def receive(self, msg: Message, link: str, now: float) -> list[NodeAction]:
         """A verified message from a medium."""
         return self._membership_out(self.membership.receive(msg, link, now), now)
+
+    def receive_status(self, hb: StatusHeartbeat, link: str, now: float) -> list[NodeAction]:
+        """A verified status heartbeat read by the wire's fast path (as :meth:`receive`)."""
+        return self._membership_out(self.membership.receive_status(hb, link, now), now)
 
     def tick(self, now: float) -> list[NodeAction]:
         """Timers: heartbeats due, peers silent past warntime/deadtime, waits over."""

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 from hapulse.actions import Deliver, LinkStatus, Log, MembershipAction, NodeStatus, Send
 from hapulse.states import LinkState, LogLevel, NodeState
-from hapulse.wire.message import Message
+from hapulse.wire.fastpath import StatusHeartbeat
+from hapulse.wire.message import Field, FieldType, Message
 
 HISTORY = 200  # messages kept for retransmission, as Heartbeat's MAXMSGHIST
 MAX_REXMIT_GAP = 50  # at most this many missing messages asked for at once
@@ -53,6 +54,7 @@ ACK_DIV = 10  # Heartbeat's ACK_MSG_DIV: one acknowledgement per ten messages
 PROTOCOL_TYPES = frozenset({"status", "NS_rexmit", "NS_ackmsg", "reqnodes", "repnodes"})
 
 _INFO, _WARN, _DEBUG = LogLevel.INFO, LogLevel.WARNING, LogLevel.DEBUG
+_STR = FieldType.STRING
 
 
 @dataclass(frozen=True)
@@ -166,19 +168,35 @@ class Membership:
         out.append("ld", self.load)
         out.append("ttl", "3")
         if with_seq:
-            self.history[self.seq] = out
-            while len(self.history) > HISTORY:
-                self.history.popitem(last=False)
+            self._remember(out)
         return out
 
+    def _remember(self, msg: Message) -> None:
+        """Keep a sequenced message (the last one stamped) for retransmission."""
+        self.history[self.seq] = msg
+        while len(self.history) > HISTORY:
+            self.history.popitem(last=False)
+
     def heartbeat(self, now: float) -> Message:
-        msg = Message.from_pairs([
-            ("t", "status"),
-            ("st", str(self.status)),
-            ("dt", f"{int(self.timers.deadtime * 1000):x}"),
-            ("protocol", "1"),
+        """The status heartbeat, stamped: exactly what :meth:`_stamp` makes of `t st dt
+        protocol`, built field by field (one every keepalive on every link is most of
+        what a node sends)."""
+        self.seq += 1
+        out = Message([
+            Field("t", _STR, "status"),
+            Field("st", _STR, str(self.status)),
+            Field("dt", _STR, f"{int(self.timers.deadtime * 1000):x}"),
+            Field("protocol", _STR, "1"),
+            Field("src", _STR, self.local),
+            Field("srcuuid", FieldType.BINARY, self.uuid),
+            Field("seq", _STR, f"{self.seq:x}"),
+            Field("hg", _STR, f"{self.generation:x}"),
+            Field("ts", _STR, f"{int(now + self.clock_offset):x}"),
+            Field("ld", _STR, self.load),
+            Field("ttl", _STR, "3"),
         ])
-        return self._stamp(msg, now)
+        self._remember(out)
+        return out
 
     def send_cluster(self, msg: Message, now: float) -> Send:
         """A cluster message (resource, standby ...), sequenced so peers can ask again."""
@@ -262,11 +280,10 @@ class Membership:
         return t
 
     # ---- incoming -----------------------------------------------------------
-    def _fresh(self, p: Peer, msg: Message, now: float) -> tuple[bool, list[MembershipAction]]:
-        """Is this message new from this peer (not a replay, not a duplicate)?"""
-        hg = msg.get_int("hg")
-        ts = msg.get_int("ts") or 0
-        seq = msg.get_int("seq")
+    def _fresh(self, p: Peer, hg: int | None, ts: int, seq: int | None,
+               now: float) -> tuple[bool, list[MembershipAction]]:
+        """Is this message (its `hg`, `ts`, `seq`) new from this peer (not a replay, not a
+        duplicate)?"""
         out: list[MembershipAction] = []
         if hg is not None and p.generation is not None and hg != p.generation:
             if hg < p.generation and ts <= p.last_ts:
@@ -302,40 +319,19 @@ class Membership:
             return []
         p = self.peers.get(src.lower())
         if p is None:
-            return [Log(_WARN, f"message from node {src}, not in ha.cf's node list, on "
-                               f"{link}: dropped (add `node {src}` to ha.cf if it belongs)")]
-        fresh, out = self._fresh(p, msg, now)
+            return [self._stranger(src, link)]
+        hg = msg.get_int("hg")
+        ts = msg.get_int("ts") or 0
+        seq = msg.get_int("seq")
+        fresh, out = self._fresh(p, hg, ts, seq, now)
         if not fresh:
             return out
-        uuid = msg.get_bytes("srcuuid")
-        if uuid is not None:
-            p.uuid = uuid
-
-        seq = msg.get_int("seq")
-        if seq is not None:  # fresh and sequenced: the link and the node are alive
-            out.extend(self._refresh(p, link, now))
-        if seq is not None:
-            if seq in p.seen:
-                return out  # a duplicate on a second link: counted for that link only
-            p.seen[seq] = now
-            p.missing.pop(seq, None)
-            if seq > p.high_seq:
-                if p.high_seq and seq > p.high_seq + 1:
-                    for s in range(max(p.high_seq + 1, seq - MAX_REXMIT_GAP), seq):
-                        p.missing.setdefault(s, -1e9)
-                p.high_seq = seq
-            if len(p.seen) > 2 * SEEN_WINDOW:  # pruned now and then, not per message
-                floor = p.high_seq - SEEN_WINDOW
-                p.seen = {s: t for s, t in p.seen.items() if s > floor}
-            out.extend(self._request_missing(p, now))
-            out.extend(self._acknowledge(p, now))
+        if not self._sequenced(p, seq, msg.get_bytes("srcuuid"), link, now, out):
+            return out
 
         mtype = msg.get("t")
         if mtype == "status":
-            new = _node_state(msg.get("st"))
-            if new is not p.status:
-                out.append(NodeStatus(p.name, p.status, new))
-                p.status = new
+            self._announced(p, msg.get("st"), out)
         elif p.status in (NodeState.DEAD, NodeState.INIT):
             out.append(NodeStatus(p.name, p.status, NodeState.UP))
             p.status = NodeState.UP
@@ -350,6 +346,64 @@ class Membership:
             out.append(Deliver(msg, p.name))
         out.extend(self._maybe_active())
         return out
+
+    def receive_status(self, hb: StatusHeartbeat, link: str,
+                       now: float) -> list[MembershipAction]:
+        """A verified status heartbeat read by the wire's fast path: the same actions and
+        state as :meth:`receive` given the same packet decoded (`t=status`), without a
+        :class:`Message`."""
+        self._now = now
+        src = hb.src
+        if src.lower() == self.local.lower():
+            return []
+        p = self.peers.get(src.lower())
+        if p is None:
+            return [self._stranger(src, link)]
+        fresh, out = self._fresh(p, hb.hg, hb.ts, hb.seq, now)
+        if not fresh:
+            return out
+        if not self._sequenced(p, hb.seq, hb.uuid, link, now, out):
+            return out
+        self._announced(p, hb.st, out)
+        out.extend(self._maybe_active())
+        return out
+
+    def _stranger(self, src: str, link: str) -> Log:
+        return Log(_WARN, f"message from node {src}, not in ha.cf's node list, on "
+                          f"{link}: dropped (add `node {src}` to ha.cf if it belongs)")
+
+    def _sequenced(self, p: Peer, seq: int | None, uuid: bytes | None, link: str, now: float,
+                   out: list[MembershipAction]) -> bool:
+        """A fresh message's uuid and sequence number: the link and the node are alive,
+        gaps asked for, acknowledgements sent (into `out`). False: a duplicate on a second
+        link, counted for that link only; nothing more to do."""
+        if uuid is not None:
+            p.uuid = uuid
+        if seq is None:
+            return True
+        out.extend(self._refresh(p, link, now))
+        if seq in p.seen:
+            return False
+        p.seen[seq] = now
+        p.missing.pop(seq, None)
+        if seq > p.high_seq:
+            if p.high_seq and seq > p.high_seq + 1:
+                for s in range(max(p.high_seq + 1, seq - MAX_REXMIT_GAP), seq):
+                    p.missing.setdefault(s, -1e9)
+            p.high_seq = seq
+        if len(p.seen) > 2 * SEEN_WINDOW:  # pruned now and then, not per message
+            floor = p.high_seq - SEEN_WINDOW
+            p.seen = {s: t for s, t in p.seen.items() if s > floor}
+        out.extend(self._request_missing(p, now))
+        out.extend(self._acknowledge(p, now))
+        return True
+
+    def _announced(self, p: Peer, word: str | None, out: list[MembershipAction]) -> None:
+        """A status heartbeat's `st`: the peer's new state, if it changed."""
+        new = _node_state(word)
+        if new is not p.status:
+            out.append(NodeStatus(p.name, p.status, new))
+            p.status = new
 
     def _refresh(self, p: Peer, link: str, now: float) -> list[MembershipAction]:
         out: list[MembershipAction] = []
