@@ -219,3 +219,22 @@ def test_no_notify_setting_queues_nothing() -> None:
 
     run(main)
     assert runner.waiting == 0
+
+
+def test_reload_plan_names_a_hooks_change(tmp_path: Path) -> None:
+    from factories import ha_cf, make_ha_d
+
+    from hapulse.config import load_config
+    from hapulse.reload import plan_reload
+
+    make_ha_d(tmp_path, ha_cf("bcast eth1", nodes=("f801", "f802")),
+              haresources="f801 192.168.1.118\n")
+    old, _ = load_config(tmp_path, "f801")
+    (tmp_path / "hapulse.toml").write_text('[hooks]\nnotify = "/bin/true"\ntimeout = "2s"\n')
+    new, diags = load_config(tmp_path, "f801")
+    assert old is not None and new is not None, diags
+    plan = plan_reload(old, new)
+    assert plan.hooks_changed and not plan.restart_needed
+    assert plan.changes == ("hooks (notify none, timeout 10 s -> notify /bin/true, "
+                            "timeout 2 s)",)
+    assert not plan_reload(new, new).hooks_changed
