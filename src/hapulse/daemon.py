@@ -52,7 +52,7 @@ from hapulse.reload import ReloadPlan, plan_reload
 from hapulse.resources import ResourceManager
 from hapulse.resources.stonith import StonithDevice, device_for, reset_node
 from hapulse.respawn import Respawner, parse_respawn
-from hapulse.runtime import ControlServer, Handler
+from hapulse.runtime import ControlServer, Handler, Stream
 from hapulse.states import GroupOp, LogLevel, NodeState
 from hapulse.transports import Transport, make_transport
 from hapulse.transports.ping import PingTransport, ping_targets
@@ -513,7 +513,18 @@ class Daemon:
             "standby": lambda which="all", **_: self._ctl_group(self.node.standby, which),
             "takeover": lambda which="all", **_: self._ctl_group(self.node.takeover, which),
             "ping": lambda **_: {"ok": True, "pid": os.getpid()},
+            "events": lambda history=True, since=None, **_: self._ctl_events(history, since),
         }
+
+    def _ctl_events(self, history: object, since: object) -> Stream:
+        """`hapulse events`: the recent events (all, none, or those at or after `since`,
+        Unix time), then each new one, as `Event.as_dict()` lines."""
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
+            raise ValueError("`since` is a Unix time in seconds")
+        past = [e.as_dict() for e in self.events.recent
+                if history and (since is None or e.at >= since)]
+        return Stream({"ok": True, "node": self.config.node, "stream": "events"}, past,
+                      lambda push: self.events.subscribe(lambda e: push(e.as_dict())))
 
     def _ctl_stop(self) -> Reply:
         assert self._loop is not None
