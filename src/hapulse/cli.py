@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "restart": "daemonctl",
     "reload": "daemonctl",
     "status": "status",
+    "events": "events",
     "cl_status": "cl_status",
     "standby": "standby",
     "takeover": "standby",

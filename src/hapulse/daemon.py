@@ -42,7 +42,9 @@ from hapulse.actions import (
     SplitBrain,
 )
 from hapulse.config import Config, ResourceGroup, hbparameters, load_config
+from hapulse.config.settings import SETTINGS_FILE, HooksSettings
 from hapulse.events import EventBus, EventKind
+from hapulse.hooks import HookRunner
 from hapulse.logsetup import LOG_FAILURES, setup_logging
 from hapulse.node import Node, NodeSettings
 from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
@@ -50,7 +52,7 @@ from hapulse.reload import ReloadPlan, plan_reload
 from hapulse.resources import ResourceManager
 from hapulse.resources.stonith import StonithDevice, device_for, reset_node
 from hapulse.respawn import Respawner, parse_respawn
-from hapulse.runtime import ControlServer, Handler
+from hapulse.runtime import ControlServer, Handler, Stream
 from hapulse.states import GroupOp, LogLevel, NodeState
 from hapulse.transports import Transport, make_transport
 from hapulse.transports.ping import PingTransport, ping_targets
@@ -100,6 +102,17 @@ def _clock_offset() -> float:
     return time.time() - time.monotonic()
 
 
+def _hooks_settings(config: Config) -> HooksSettings:
+    return config.settings.hooks if config.settings is not None else HooksSettings()
+
+
+def _settings_path(config: Config) -> str:
+    """hapulse.toml's path, for log lines (the file may not exist)."""
+    if config.settings is not None and config.settings.path:
+        return config.settings.path
+    return str(config.confdir / SETTINGS_FILE)
+
+
 class Daemon:
     """One hapulse node."""
 
@@ -132,6 +145,8 @@ class Daemon:
         self._started: dict[str, ResourceGroup] = {}
         self._group_since: dict[str, float] = {}
         self.events = EventBus()
+        self.hooks = HookRunner(config.node, _hooks_settings(config), _settings_path(config))
+        self.events.subscribe(self.hooks.notify)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
@@ -175,6 +190,7 @@ class Daemon:
                      ", ".join(t.name for t in self.pinger.targets), self.pinger.mode)
         for r in self.respawners:
             await r.start()
+        self.hooks.start()
         self._install_signals()
         self._notify("READY=1")
         self._start_watchdog()
@@ -200,6 +216,8 @@ class Daemon:
         for r in self.respawners:
             with contextlib.suppress(Exception):
                 await r.stop()
+        with contextlib.suppress(Exception):  # the last events' hooks, bounded
+            await self.hooks.close(grace=self.hooks.settings.timeout + 1.0)
         log.info("hapulse stopped")
 
     def _install_signals(self) -> None:
@@ -495,6 +513,8 @@ class Daemon:
         if self.pinger is None or targets != self.pinger.targets:
             self._spawn(self._replace_pinger(
                 PingTransport(targets, self._on_ping_reply, _resource_log) if targets else None))
+        if plan.hooks_changed:
+            self.hooks.configure(_hooks_settings(config), _settings_path(config))
         self.node.set_clock_offset(_clock_offset())
         self._dispatch(self.node.reconfigure(NodeSettings.from_config(config),
                                              plan.groups_changed, now))
@@ -507,7 +527,18 @@ class Daemon:
             "standby": lambda which="all", **_: self._ctl_group(self.node.standby, which),
             "takeover": lambda which="all", **_: self._ctl_group(self.node.takeover, which),
             "ping": lambda **_: {"ok": True, "pid": os.getpid()},
+            "events": lambda history=True, since=None, **_: self._ctl_events(history, since),
         }
+
+    def _ctl_events(self, history: object, since: object) -> Stream:
+        """`hapulse events`: the recent events (all, none, or those at or after `since`,
+        Unix time), then each new one, as `Event.as_dict()` lines."""
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
+            raise ValueError("`since` is a Unix time in seconds")
+        past = [e.as_dict() for e in self.events.recent
+                if history and (since is None or e.at >= since)]
+        return Stream({"ok": True, "node": self.config.node, "stream": "events"}, past,
+                      lambda push: self.events.subscribe(lambda e: push(e.as_dict())))
 
     def _ctl_stop(self) -> Reply:
         assert self._loop is not None
@@ -576,6 +607,8 @@ class Daemon:
                         "failures": snap.policy.fence_failures,
                         "results": list(self._fence_results)},
             "respawn": [dataclasses.asdict(r.status()) for r in self.respawners],
+            "hooks": {"notify": self.hooks.settings.notify, "waiting": self.hooks.waiting,
+                      **dataclasses.asdict(self.hooks.counters)},
         }
 
     def _parameters(self) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 ``hapulse reload`` (SIGHUP) re-reads the three files. Timers, the node
 list, auto_failback, the haresources groups, the keys, the logging
-directives, ping nodes, deadping and STONITH apply at once; the media, the
+directives, ping nodes, deadping, STONITH and hapulse.toml's ``[hooks]``
+apply at once; the media, the
 UDP port, the serial speed, the local node's name, the scheduling
 (realtime, rtprio) and respawn lines need a restart,
 and a reload that changes any of them is refused whole, naming them, with
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hapulse.config import Config, HaCf, Medium, ResourceGroup
+from hapulse.config.settings import HooksSettings
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ReloadPlan:
     groups_changed: tuple[str, ...]  # same id, other resources or preferred node
     keys_changed: bool
     logging_changed: bool
+    hooks_changed: bool = False  # hapulse.toml's [hooks]
 
     @property
     def changed(self) -> bool:
@@ -73,7 +76,17 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         n.logfile, n.debugfile, n.logfacility, n.debug)
     if logging:
         live.append("logging")
-    return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging)
+    hooks = _hooks(old) != _hooks(new)
+    if hooks:
+        live.append(f"hooks ({_hooks(old)} -> {_hooks(new)})")
+    return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging,
+                      hooks)
+
+
+def _hooks(config: Config) -> str:
+    """hapulse.toml's [hooks] in words."""
+    hooks = config.settings.hooks if config.settings is not None else HooksSettings()
+    return f"notify {hooks.notify or 'none'}, timeout {hooks.timeout:g} s"
 
 
 def _lines(hacf: HaCf, *names: str) -> str:

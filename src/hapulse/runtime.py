@@ -7,7 +7,9 @@
 - :class:`ControlServer` is a unix socket (mode 0600) in the run dir that
   speaks JSON lines; peers other than root are refused (SO_PEERCRED). Its
   limits (:class:`ControlLimits`) hold against hostile or broken clients.
-  :func:`control_request` is the CLI's synchronous client.
+  :func:`control_request` is the CLI's synchronous client. A handler may
+  answer with a :class:`Stream` (``hapulse events``): the connection stays
+  open and gets one JSON line per item; :func:`control_stream` reads it.
 
 Every I/O error on the state or run directory becomes a
 :class:`StateDirError`: one line naming the path, the errno in words and
@@ -28,7 +30,7 @@ import socket
 import struct
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,11 +232,34 @@ Handler = Callable[..., Any]
 
 @dataclass(frozen=True, slots=True)
 class ControlLimits:
-    """What one client may take: request size, connections open at once, idle seconds."""
+    """What one client may take: request size, connections open at once, idle seconds.
+
+    Streams count among the connections, at most `max_streams` of them (the rest stay
+    for one-shot requests); a stream client more than `stream_backlog` lines behind is
+    dropped with a notice, and one that reads nothing for `idle_timeout` is cut off."""
 
     max_request: int = 64 * 1024
     max_connections: int = 64
     idle_timeout: float = 5.0
+    max_streams: int = 16
+    stream_backlog: int = 1000
+
+
+Item = Mapping[str, Any]  # one line of a stream (JSON)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A handler's answer that keeps the connection open.
+
+    `header` (``{"ok": true, ...}``) and each of `history` are written at once, then
+    every item given to the callback that `subscribe` registers, one JSON line each,
+    until the client leaves, falls behind, or the server closes. `subscribe` returns
+    the unsubscribe; the callback never blocks (it only queues)."""
+
+    header: Item
+    history: Sequence[Item]
+    subscribe: Callable[[Callable[[Item], None]], Callable[[], None]]
 
 
 class BadRequest(ValueError):
@@ -282,8 +307,10 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         # open connections, oldest first -> True while it has not sent its request
         self._open: dict[asyncio.StreamWriter, bool] = {}
+        self._streams: set[asyncio.StreamWriter] = set()
         self.counters = dict.fromkeys(("served", "bad_requests", "refused_uid", "evicted",
-                                       "busy", "too_big", "timeouts"), 0)
+                                       "busy", "too_big", "timeouts", "streams",
+                                       "streams_dropped"), 0)
         self._refusal_logged = -1e9
 
     async def start(self) -> None:
@@ -333,7 +360,9 @@ class ControlServer:
                 return
             self._open[writer] = True
             reply = await self._answer(reader, writer)
-            if reply is not None and writer in self._open:
+            if isinstance(reply, Stream):
+                await self._stream(reader, writer, reply)
+            elif reply is not None and writer in self._open:
                 writer.write(reply)
                 await asyncio.wait_for(writer.drain(), self.limits.idle_timeout)
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
@@ -346,7 +375,7 @@ class ControlServer:
                 writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> bytes | None:
+                      writer: asyncio.StreamWriter) -> bytes | Stream | None:
         sock = writer.get_extra_info("socket")
         uid = peer_uid(sock) if sock is not None else -1
         if uid not in self.allowed_uids:
@@ -386,6 +415,13 @@ class ControlServer:
             result = self.handlers[cmd](**args)
             if inspect.isawaitable(result):
                 result = await result
+            if isinstance(result, Stream):
+                if len(self._streams) >= limits.max_streams:
+                    self.counters["busy"] += 1
+                    return _reply(False, f"busy: {limits.max_streams} streams open; "
+                                  "try again later", "busy")
+                self.counters["served"] += 1
+                return result
             data = json.dumps(result).encode() + b"\n"
         except Exception as exc:  # a handler bug or a bad value: reported, not fatal
             _log.error("control command `%s` failed: %r", cmd, exc)
@@ -394,14 +430,70 @@ class ControlServer:
         return data
 
 
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      stream: Stream) -> None:
+        """Serve `stream` on this connection until the client leaves, falls behind, or the
+        server closes. The subscriber only queues; one task writes, one notices EOF."""
+        limits = self.limits
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()  # None: dropped, say so
+        behind = False
+
+        def push(item: Item) -> None:
+            nonlocal behind
+            if behind:
+                return
+            if queue.qsize() >= limits.stream_backlog:
+                behind = True
+                self.counters["streams_dropped"] += 1
+                _log.warning("control socket: a stream client fell %d lines behind; dropped "
+                             "it", limits.stream_backlog)
+                queue.put_nowait(None)
+                return
+            queue.put_nowait(json.dumps(item).encode() + b"\n")
+
+        self.counters["streams"] += 1
+        self._streams.add(writer)
+        unsubscribe = stream.subscribe(push)
+        try:
+            writer.write(b"".join(json.dumps(i).encode() + b"\n"
+                                  for i in (stream.header, *stream.history)))
+            await asyncio.wait_for(writer.drain(), limits.idle_timeout)
+            pump = asyncio.ensure_future(self._pump(queue, writer))
+            gone = asyncio.ensure_future(reader.read(1))  # EOF: the client left
+            try:
+                await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (pump, gone):
+                    task.cancel()
+                await asyncio.gather(pump, gone, return_exceptions=True)
+        finally:
+            unsubscribe()
+            self._streams.discard(writer)
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()  # a client not reading: no waiting for its buffer
+
+    async def _pump(self, queue: asyncio.Queue[bytes | None],
+                    writer: asyncio.StreamWriter) -> None:
+        while True:  # ends when dropped, on a write error, or cancelled
+            line = await queue.get()
+            if line is None:
+                line = _reply(False, f"dropped: this client fell {self.limits.stream_backlog} "
+                              "lines behind; reconnect", "slow")
+                writer.write(line)
+                await asyncio.wait_for(writer.drain(), self.limits.idle_timeout)
+                return
+            writer.write(line)
+            await asyncio.wait_for(writer.drain(), self.limits.idle_timeout)
+
+
 def peer_uid(sock: socket.socket) -> int:
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
     return int(uid)
 
 
-def control_request(run_dir: Path, cmd: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
-    """One request to the daemon; ControlNotRunning / ControlPermissionError / ControlError."""
+def _socket_path(run_dir: Path) -> tuple[Path, str]:
+    """The control socket's path (and the words for a refusal), if it is there."""
     path = Path(run_dir) / SOCKET_NAME
     denied = (f"{path}: permission denied: the control socket is root only; "
               "run this command as root (with sudo)")
@@ -414,6 +506,68 @@ def control_request(run_dir: Path, cmd: str, timeout: float = 10.0, **args: Any)
         raise ControlPermissionError(denied) from None
     except OSError as exc:
         raise ControlError(f"{path}: {exc.strerror}") from None
+    return path, denied
+
+
+def control_stream(run_dir: Path, cmd: str, tick: float | None = None, timeout: float = 10.0,
+                   **args: Any) -> Generator[dict[str, Any] | None, None, None]:
+    """A streaming request: yields each item the daemon sends, and None when `tick` seconds
+    pass without one; returns when the daemon closes the stream (it stopped). Raises
+    ControlNotRunning / ControlPermissionError / ControlError as control_request does,
+    ControlError too when the daemon drops this client (it read too slowly)."""
+    path, denied = _socket_path(run_dir)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.settimeout(timeout)
+            s.connect(str(path))
+            s.sendall(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
+        except PermissionError:
+            raise ControlPermissionError(denied) from None
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise ControlNotRunning(f"hapulse is not running (stale control socket at "
+                                    f"{path})") from None
+        except OSError as exc:
+            raise ControlError(f"{path}: {exc.strerror or exc}") from None
+        buf = b""
+        header: dict[str, Any] | None = None
+        while True:  # one recv per pass; ends at EOF or an error
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    raise ControlError(f"garbled line from hapulse: {line[:80]!r}") from None
+                if not isinstance(item, dict):
+                    raise ControlError(f"unexpected line from hapulse: {item!r}")
+                if item.get("ok") is False:
+                    if item.get("error_kind") == "permission":
+                        raise ControlPermissionError(denied)
+                    raise ControlError(f"hapulse: {item.get('error')}")
+                if header is None:
+                    header = item
+                    s.settimeout(tick)
+                else:
+                    yield item
+            if len(buf) > 64 * 1024 * 1024:
+                raise ControlError("hapulse sent a line over 64 MiB")
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                if header is None:
+                    raise ControlError(f"hapulse did not answer within {timeout:g} s "
+                                       f"({path})") from None
+                yield None
+                continue
+            except OSError:
+                return  # reset: the daemon went away
+            if not chunk:
+                return
+            buf += chunk
+
+
+def control_request(run_dir: Path, cmd: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
+    """One request to the daemon; ControlNotRunning / ControlPermissionError / ControlError."""
+    path, denied = _socket_path(run_dir)
     buf = b""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

@@ -1,11 +1,17 @@
-"""`hapulse status [--json]`: nodes, links and resource groups as this node sees them."""
+"""`hapulse status [--json | --watch]`: nodes, links and resource groups as this node sees them.
+
+`--watch` redraws on every event (and every `--interval` seconds, for the ages);
+see :func:`watch`."""
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from hapulse.cli import UserError
 from hapulse.paths import DEFAULT_RUN_DIR
@@ -18,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the daemon's run dir (default /run/hapulse)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--watch", "-w", action="store_true",
+                   help="redraw on every change, like crm_mon (Ctrl-C to leave)")
+    p.add_argument("--interval", type=float, default=2.0,
+                   help="--watch: seconds between redraws without an event (default 2)")
 
 
 def render(st: dict[str, Any]) -> str:
@@ -64,6 +74,8 @@ def _guards(st: dict[str, Any]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from hapulse.runtime import ControlError, ControlNotRunning, control_request
 
+    if args.watch:
+        return watch(args)
     try:
         st = control_request(args.run_dir, "status", timeout=args.timeout)
     except ControlError as exc:  # LSB: 3 not running; 4 (no rights) or 1 when we cannot tell
@@ -74,3 +86,53 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(st))
     return 0
+
+
+# ---- --watch -----------------------------------------------------------------------------
+
+CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear the screen
+SEPARATOR = "----- hapulse status --watch"
+
+
+def watch_frame(text: str, tty: bool, at: float, cause: str | None = None) -> str:
+    """One redraw: on a terminal, clear the screen first; in a pipe, a separator line
+    (`----- hapulse status --watch HH:MM:SS [after: EVENT]`) so a reader can split them."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(at))
+    after = f" after: {cause}" if cause else ""
+    if tty:
+        return f"{CLEAR}{stamp}{after}  (Ctrl-C to leave)\n\n{text}\n"
+    return f"{SEPARATOR} {stamp}{after}\n{text}\n"
+
+
+def watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Render the status at once, then again on each event the daemon streams and every
+    `--interval` seconds when the text changed; until Ctrl-C, SIGTERM or the daemon goes."""
+    from hapulse.commands.events import Stopped, event_text, stop_on_sigterm, subscribe
+    from hapulse.runtime import ControlError, control_request
+
+    if args.json:
+        raise UserError("--watch draws text; `hapulse events --json` streams for programs")
+    out = out or sys.stdout
+    tty = out.isatty()
+    last = ""
+    try:
+        with stop_on_sigterm():
+            # events from the first render on: those before the stream is open come as history
+            stream = subscribe(args.run_dir, max(args.interval, 0.1), args.timeout,
+                               since=time.time())
+            for item in itertools.chain([None], stream):
+                try:
+                    st = control_request(args.run_dir, "status", timeout=args.timeout)
+                except ControlError:
+                    break
+                text = render(st)
+                if item is None and text == last:
+                    continue
+                last = text
+                out.write(watch_frame(text, tty, time.time(),
+                                      None if item is None else event_text(item)))
+                out.flush()
+    except (KeyboardInterrupt, Stopped):
+        return 0
+    print("hapulse status --watch: the daemon went away (hapulse stopped)", file=sys.stderr)
+    return 3
