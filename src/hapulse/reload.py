@@ -2,7 +2,8 @@
 
 ``hapulse reload`` (SIGHUP) re-reads the three files. Timers, the node
 list, auto_failback, the haresources groups, the keys, the logging
-directives, ping nodes, deadping and STONITH apply at once; the media, the
+directives, ping nodes, deadping, STONITH and hapulse.toml's resource monitors
+(added, removed or changed ``[monitor."RESOURCE"]`` sections) apply at once; the media, the
 UDP port, the serial speed, the local node's name, the scheduling
 (realtime, rtprio) and respawn lines need a restart,
 and a reload that changes any of them is refused whole, naming them, with
@@ -11,6 +12,7 @@ the running configuration kept.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from hapulse.config import Config, HaCf, Medium, ResourceGroup
@@ -73,7 +75,19 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         n.logfile, n.debugfile, n.logfacility, n.debug)
     if logging:
         live.append("logging")
+    live += _monitor_changes(old, new)
     return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging)
+
+
+def _monitor_changes(old: Config, new: Config) -> list[str]:
+    """hapulse.toml's monitors added, removed or changed (applied live), in words."""
+    before = {m.resource: dataclasses.replace(m, line=None)
+              for m in (old.settings.monitors if old.settings else ())}
+    after = {m.resource: dataclasses.replace(m, line=None)
+             for m in (new.settings.monitors if new.settings else ())}
+    return ([f"monitor {r} added" for r in after if r not in before]
+            + [f"monitor {r} removed" for r in before if r not in after]
+            + [f"monitor {r} changed" for r in after if r in before and before[r] != after[r]])
 
 
 def _lines(hacf: HaCf, *names: str) -> str:
