@@ -53,7 +53,7 @@ def _monitors(st: dict[str, Any]) -> list[str]:
     banned = st.get("banned") or []
     if not monitors and not counts and not banned:
         return []
-    out = ["", f"{'MONITOR':<24} {'KIND':<8} {'EVERY':>6}  {'LAST':<8} {'WHEN':<20} DETAIL"]
+    out = ["", f"{'MONITOR':<24} {'KIND':<8} {'EVERY':>6}  {'LAST':<15} {'WHEN':<19}  DETAIL"]
     for m in monitors:
         at = m.get("at")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "never"
@@ -61,8 +61,8 @@ def _monitors(st: dict[str, Any]) -> list[str]:
         if not m.get("active"):
             last += " (paused)" if m.get("last") else ""
             when = when if m.get("last") else "not running here"
-        out.append(f"{m['resource']:<24} {m['kind']:<8} {m['interval']:>5g}s  {last:<8} "
-                   f"{when:<20} {m.get('reason') or ''}".rstrip())
+        out.append(f"{m['resource']:<24} {m['kind']:<8} {m['interval']:>5g}s  {last:<15} "
+                   f"{when:<19}  {m.get('reason') or ''}".rstrip())
     node = st.get("node", "")
     for g in sorted(set(counts) | set(banned)):
         ban = (f"; banned: {node} will not take it until `hapulse cleanup {g}`"
