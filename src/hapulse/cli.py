@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "cl_status": "cl_status",
     "standby": "standby",
     "takeover": "standby",
+    "cleanup": "cleanup",
     "demo": "demo",
     "export": "export",
 }

@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 import hapulse
 from hapulse.actions import (
@@ -42,10 +42,20 @@ from hapulse.actions import (
     SplitBrain,
 )
 from hapulse.config import Config, ResourceGroup, hbparameters, load_config
-from hapulse.config.settings import SETTINGS_FILE, HooksSettings
+from hapulse.config.settings import SETTINGS_FILE, HooksSettings, MonitorSettings
 from hapulse.events import EventBus, EventKind
 from hapulse.hooks import HookRunner
 from hapulse.logsetup import LOG_FAILURES, setup_logging
+from hapulse.monitors.checks import Check, make_check, run_check
+from hapulse.monitors.policy import (
+    FailCount,
+    MonitorAction,
+    MonitorPolicy,
+    Move,
+    Notify,
+    Restart,
+    RunCheck,
+)
 from hapulse.node import Node, NodeSettings
 from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
 from hapulse.reload import ReloadPlan, plan_reload
@@ -53,13 +63,16 @@ from hapulse.resources import ResourceManager
 from hapulse.resources.stonith import StonithDevice, device_for, reset_node
 from hapulse.respawn import Respawner, parse_respawn
 from hapulse.runtime import ControlServer, Handler, Stream
-from hapulse.states import GroupOp, LogLevel, NodeState
+from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.transports import Transport, make_transport
 from hapulse.transports.ping import PingTransport, ping_targets
 from hapulse.wire.auth import Authenticator
 from hapulse.wire.errors import RejectReason, WireError
 from hapulse.wire.message import Message
 from hapulse.wire.rejects import RejectBudget
+
+if TYPE_CHECKING:
+    from hapulse.metrics import Metrics
 
 log = logging.getLogger("hapulse")
 Reply = dict[str, object]  # a control socket answer (JSON)
@@ -153,6 +166,12 @@ class Daemon:
         self._stopping = False
         self._done: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.metrics: Metrics | None = None  # set when [metrics] is enabled
+        # resource monitors (hapulse.toml): the decisions pure, the checks at the edge
+        self.monitors = MonitorPolicy(*_monitor_config(config), self.now())
+        self._checks: dict[str, Check] = {}  # built on first use; a reload rebuilds them
+        self._monitor_timer: asyncio.TimerHandle | None = None
+        self._group_locks: dict[str, asyncio.Lock] = {}  # a restart in place vs start/stop
 
     # ---- time -------------------------------------------------------------
     @staticmethod
@@ -196,6 +215,7 @@ class Daemon:
         self._start_watchdog()
         log.info("Local status now set to: 'up'")
         self._dispatch(self.node.tick(self.now()))
+        self._monitor_tick()
         try:
             await self._done
         finally:
@@ -205,6 +225,8 @@ class Daemon:
     async def _close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._monitor_timer is not None:
+            self._monitor_timer.cancel()
         for t in self.transports:
             with contextlib.suppress(Exception):
                 await t.close()
@@ -396,8 +418,9 @@ class Daemon:
                 return
         log.info("%s resource group %s", "Acquiring" if acquire else "Releasing", group_id)
         try:
-            result = await (self.resources.acquire(group) if acquire
-                            else self.resources.release(group))
+            async with self._group_lock(group_id):  # never while a monitor restarts in it
+                result = await (self.resources.acquire(group) if acquire
+                                else self.resources.release(group))
             ok, reason = result.ok, result.reason
         except Exception as exc:  # an agent bug must not kill the daemon
             log.exception("resource group %s: %s raised", group_id, op)
@@ -419,6 +442,7 @@ class Daemon:
                       op, group_id, took, reason)
             self.events.publish(EventKind.GROUP, group_id, "failed", detail=f"{op}: {reason}")
         self._dispatch(self.node.resource_done(group_id, op, ok, self.now()))
+        self._monitor_tick()  # monitors start with a running group, pause with a stopped one
 
     async def _readvertise(self, group_id: str) -> None:
         group = self._started.get(group_id) or self._groups.get(group_id)
@@ -518,6 +542,9 @@ class Daemon:
         self.node.set_clock_offset(_clock_offset())
         self._dispatch(self.node.reconfigure(NodeSettings.from_config(config),
                                              plan.groups_changed, now))
+        self._checks.clear()  # monitors: added, removed, changed ones apply now
+        self._monitor_do(self.monitors.configure(*_monitor_config(config), self.now()))
+        self._monitor_tick()
 
     def _control_handlers(self) -> dict[str, Handler]:
         return {
@@ -528,6 +555,7 @@ class Daemon:
             "takeover": lambda which="all", **_: self._ctl_group(self.node.takeover, which),
             "ping": lambda **_: {"ok": True, "pid": os.getpid()},
             "events": lambda history=True, since=None, **_: self._ctl_events(history, since),
+            "cleanup": lambda group="", **_: self._ctl_cleanup(str(group)),
         }
 
     def _ctl_events(self, history: object, since: object) -> Stream:
@@ -585,7 +613,11 @@ class Daemon:
                 "resources": [r.text for r in self._groups[g.id].resources]
                 if g.id in self._groups else [],
                 "local_state": str(g.here), "since": self._group_since.get(g.id),
+                "fail_count": self.monitors.fail_count(g.id), "banned": g.id in snap.policy.banned,
             } for g in snap.policy.groups],
+            "monitors": self._monitor_status(now),
+            "fail_counts": {g.id: self.monitors.fail_count(g.id) for g in snap.policy.groups},
+            "banned": list(snap.policy.banned),
             "counters": {
                 "packets_in": sum(t.counters.packets_in for t in self.transports),
                 "packets_out": sum(t.counters.packets_out for t in self.transports),
@@ -611,9 +643,146 @@ class Daemon:
                       **dataclasses.asdict(self.hooks.counters)},
         }
 
+    # ---- resource monitors (issue 16) ---------------------------------------
+    # Off the heartbeat path: their own timer, each check a task (a subprocess or a
+    # stream with a timeout), so a slow or hung check never delays a heartbeat.
+    def _monitor_tick(self) -> None:
+        """Feed the monitor policy the groups running here; run what is due; re-arm."""
+        if self._loop is None or self._done is None or self._done.done() or self._stopping:
+            return
+        running = {g for g, st in self.node.policy.state.items() if st is GroupState.RUNNING}
+        self._monitor_do(self.monitors.tick(self.now(), running))
+        if self._monitor_timer is not None:
+            self._monitor_timer.cancel()
+            self._monitor_timer = None
+        deadline = self.monitors.next_deadline()
+        if deadline is not None:
+            self._monitor_timer = self._loop.call_at(max(deadline, self._loop.time() + 0.001),
+                                                     self._on_monitor_timer)
+
+    def _on_monitor_timer(self) -> None:
+        self._monitor_timer = None
+        self._monitor_tick()
+
+    def _monitor_do(self, actions: Iterable[MonitorAction]) -> None:
+        for a in actions:
+            match a:
+                case RunCheck(resource=resource, token=token):
+                    self._spawn(self._run_monitor(resource, token))
+                case Restart(group=gid, resource=resource):
+                    self._spawn(self._restart_in_place(gid, resource))
+                case Move(group=gid):
+                    self._dispatch(self.node.ban(gid, self.now()))
+                case Notify(resource=resource, state=state, old=old, detail=detail):
+                    self.events.publish(EventKind.MONITOR, resource, state, old, detail=detail)
+                case FailCount(group=gid, count=count):
+                    if self.metrics is not None:
+                        self.metrics.fail_count_set(gid, self.config.node, count)
+                case Log(level=level, text=text):
+                    log.log(_LEVELS[level], "%s", text)
+                case _:
+                    assert_never(a)
+
+    def _check_for(self, resource: str) -> Check | None:
+        check = self._checks.get(resource)
+        settings = self.config.settings
+        m = settings.monitor_for(resource) if settings is not None else None
+        spec = next((r for g in self.config.groups for r in g.resources if r.text == resource),
+                    None)
+        if check is None and m is not None and spec is not None:
+            check = self._checks[resource] = make_check(m, spec, self.config.confdir,
+                                                        _resource_log)
+        return check
+
+    async def _run_monitor(self, resource: str, token: int) -> None:
+        settings = self.config.settings
+        m = settings.monitor_for(resource) if settings is not None else None
+        check = self._check_for(resource)
+        if m is None or check is None:  # removed by a reload meanwhile
+            return
+        result = await run_check(check, m.timeout)
+        if result.result != "ok":
+            log.warning("monitor %s: %s: %s (%.3f s)", resource, result.result, result.reason,
+                        result.duration)
+        if self.metrics is not None:
+            self.metrics.monitor_result(resource, result.result, result.duration)
+        self._monitor_do(self.monitors.on_result(resource, token, result.result, result.reason,
+                                                 result.duration, self.now()))
+        self._monitor_tick()
+
+    def _group_lock(self, group_id: str) -> asyncio.Lock:
+        return self._group_locks.setdefault(group_id, asyncio.Lock())
+
+    async def _restart_in_place(self, group_id: str, resource: str) -> None:
+        """Stop `resource` and the resources after it (last first), then start them again
+        in order: the later ones depend on it; the earlier ones (the address) stay up."""
+        group = self._started.get(group_id) or self._groups.get(group_id)
+        ok, reason = False, f"group {group_id} is not defined any more"
+        if group is not None:
+            async with self._group_lock(group_id):
+                ok, reason = await self._restart_tail(group, resource)
+        self._monitor_do(self.monitors.restart_done(group_id, resource, ok, reason, self.now()))
+        self._monitor_tick()
+
+    async def _restart_tail(self, group: ResourceGroup, resource: str) -> tuple[bool, str]:
+        agents = self.resources.agents(group)
+        first = next((i for i, a in enumerate(agents) if a.text == resource), None)
+        if first is None:
+            return False, f"{resource} is not in group {group.id} any more"
+        tail = agents[first:]
+        started = self.now()
+        log.warning("monitor: restarting %s in group %s", ", ".join(a.text for a in tail),
+                    group.id)
+        try:
+            for a in reversed(tail):
+                res = await a.stop()
+                if not res.ok:
+                    return False, f"{a.text}: stop failed: {res.reason}"
+            for a in tail:
+                res = await a.start()
+                if not res.ok:
+                    return False, f"{a.text}: {res.reason}"
+        except Exception as exc:  # an agent bug must not kill the daemon
+            log.exception("monitor: restarting %s raised", resource)
+            return False, repr(exc)
+        log.info("monitor: %s restarted in %.3f s", resource, self.now() - started)
+        return True, ""
+
+    def _ctl_cleanup(self, group: str) -> Reply:
+        """`hapulse cleanup GROUP`: the fail count and the ban forgotten here."""
+        if group not in self._groups:
+            known = ", ".join(self._groups) or "none"
+            return {"ok": False, "error": f"no resource group {group!r} in haresources "
+                                          f"(groups: {known})"}
+        count = self.monitors.fail_count(group)
+        banned = group in self.node.policy.banned
+        self._monitor_do(self.monitors.cleanup(group))
+        self._dispatch(self.node.cleanup(group, self.now()))
+        self._monitor_tick()
+        log.info("cleanup %s: fail count %d cleared%s", group, count,
+                 ", ban lifted" if banned else "")
+        return {"ok": True, "group": group, "fail_count": count, "was_banned": banned}
+
+    def _monitor_status(self, now: float) -> list[dict[str, object]]:
+        wall = time.time()
+        return [{
+            "resource": v.resource, "group": v.group, "kind": v.kind, "interval": v.interval,
+            "active": v.active, "state": v.state or None, "last": v.last,
+            "at": None if v.last_at is None else round(wall - (now - v.last_at), 3),
+            "reason": v.reason, "duration": v.duration,
+            "restarts_in_window": v.restarts_in_window,
+        } for v in self.monitors.view(now)]
+
     def _parameters(self) -> dict[str, str]:
         """`cl_status hbparameter` answers, computed defaults included, as Heartbeat's."""
         return {**hbparameters(self.config.hacf), "hbversion": "hapulse-" + hapulse.__version__}
+
+
+def _monitor_config(config: Config) -> tuple[tuple[MonitorSettings, ...],
+                                              dict[str, tuple[str, ...]]]:
+    """The monitors hapulse.toml asks for, and every group's resources as written."""
+    monitors = config.settings.monitors if config.settings is not None else ()
+    return monitors, {g.id: tuple(r.text for r in g.resources) for g in config.groups}
 
 
 def run_foreground(options: DaemonOptions) -> int:

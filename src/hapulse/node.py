@@ -181,6 +181,15 @@ class Node:
     def takeover(self, which: str, now: float) -> list[NodeAction]:
         return self._policy_out(self.policy.takeover(which, now), now)
 
+    def ban(self, group_id: str, now: float) -> list[NodeAction]:
+        """A resource monitor gave up on `group_id` here: hand it over, never take it
+        again until `cleanup`."""
+        return self._policy_out(self.policy.ban(group_id, now), now)
+
+    def cleanup(self, group_id: str, now: float) -> list[NodeAction]:
+        """`hapulse cleanup GROUP`: lift the ban on `group_id`."""
+        return self._policy_out(self.policy.cleanup(group_id, now), now)
+
     def shutdown(self, now: float) -> list[NodeAction]:
         """Release every group (the peers take them at once); then `leave`."""
         return self._policy_out(self.policy.shutdown(now), now)

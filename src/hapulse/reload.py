@@ -2,7 +2,8 @@
 
 ``hapulse reload`` (SIGHUP) re-reads the three files. Timers, the node
 list, auto_failback, the haresources groups, the keys, the logging
-directives, ping nodes, deadping, STONITH and hapulse.toml's ``[hooks]``
+directives, ping nodes, deadping, STONITH, hapulse.toml's ``[hooks]`` and its
+resource monitors (added, removed or changed ``[monitor."RESOURCE"]`` sections)
 apply at once; the media, the
 UDP port, the serial speed, the local node's name, the scheduling
 (realtime, rtprio) and respawn lines need a restart,
@@ -12,6 +13,7 @@ the running configuration kept.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from hapulse.config import Config, HaCf, Medium, ResourceGroup
@@ -79,6 +81,7 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     hooks = _hooks(old) != _hooks(new)
     if hooks:
         live.append(f"hooks ({_hooks(old)} -> {_hooks(new)})")
+    live += _monitor_changes(old, new)
     return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging,
                       hooks)
 
@@ -87,6 +90,17 @@ def _hooks(config: Config) -> str:
     """hapulse.toml's [hooks] in words."""
     hooks = config.settings.hooks if config.settings is not None else HooksSettings()
     return f"notify {hooks.notify or 'none'}, timeout {hooks.timeout:g} s"
+
+
+def _monitor_changes(old: Config, new: Config) -> list[str]:
+    """hapulse.toml's monitors added, removed or changed (applied live), in words."""
+    before = {m.resource: dataclasses.replace(m, line=None)
+              for m in (old.settings.monitors if old.settings else ())}
+    after = {m.resource: dataclasses.replace(m, line=None)
+             for m in (new.settings.monitors if new.settings else ())}
+    return ([f"monitor {r} added" for r in after if r not in before]
+            + [f"monitor {r} removed" for r in before if r not in after]
+            + [f"monitor {r} changed" for r in after if r in before and before[r] != after[r]])
 
 
 def _lines(hacf: HaCf, *names: str) -> str:

@@ -50,8 +50,34 @@ def render(st: dict[str, Any]) -> str:
         for g in groups:
             lines.append(f"{g['id']:<24} {g['preferred']:<10} {g['local_state']:<9} "
                          + " ".join(g["resources"]))
+    lines += _monitors(st)
     lines += _guards(st)
     return "\n".join(lines)
+
+
+def _monitors(st: dict[str, Any]) -> list[str]:
+    """Each monitored resource's last result and when; each group's fail count here."""
+    monitors = st.get("monitors") or []
+    counts = {g: n for g, n in (st.get("fail_counts") or {}).items() if n}
+    banned = st.get("banned") or []
+    if not monitors and not counts and not banned:
+        return []
+    out = ["", f"{'MONITOR':<24} {'KIND':<8} {'EVERY':>6}  {'LAST':<15} {'WHEN':<19}  DETAIL"]
+    for m in monitors:
+        at = m.get("at")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "never"
+        last = m.get("last") or "-"
+        if not m.get("active"):
+            last += " (paused)" if m.get("last") else ""
+            when = when if m.get("last") else "not running here"
+        out.append(f"{m['resource']:<24} {m['kind']:<8} {m['interval']:>5g}s  {last:<15} "
+                   f"{when:<19}  {m.get('reason') or ''}".rstrip())
+    node = st.get("node", "")
+    for g in sorted(set(counts) | set(banned)):
+        ban = (f"; banned: {node} will not take it until `hapulse cleanup {g}`"
+               if g in banned else "")
+        out.append(f"fail count {g} on {node}: {counts.get(g, 0)}{ban}")
+    return out
 
 
 def _guards(st: dict[str, Any]) -> list[str]:

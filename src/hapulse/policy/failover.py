@@ -32,6 +32,13 @@ Rules (Heartbeat's haresources semantics):
   not retried here until the cluster changes, and the peer may take it.
 - A failed release keeps the group *held* here (state ``failed``): it may
   still run, so no peer is told it may start it.
+- **Bans** (resource monitors, :mod:`hapulse.monitors`): ``ban(group)`` hands a
+  group this node runs to the peer and keeps this node from taking it again,
+  by any rule (start-up, a dead peer, auto_failback, a hand-over, takeover)
+  until ``cleanup(group)``. A banned group stays announced in ``hp_give``, so
+  the peer keeps it (no auto_failback back here) and takes it when it comes
+  back; with no live peer the group stays stopped (as Pacemaker leaves a
+  resource banned everywhere). A ban is not kept across a restart of hapulse.
 - **Split brain**: when a live peer announces a group this node runs too
   (a cut heartbeat link healed, a frozen node resumed), one holder keeps
   it and the other releases, the same choice on both sides: the preferred
@@ -124,6 +131,7 @@ class PolicyView:
     ping_alive: int | None  # live ping nodes (None: no ping nodes configured)
     fenced: tuple[str, ...]  # peers reset since they were last seen alive
     fence_failures: int
+    banned: tuple[str, ...] = ()  # groups this node may not take until cleanup
 
 
 class Policy:
@@ -149,6 +157,7 @@ class Policy:
         self.ip_asked: dict[str, ipr.Asked] = {}
         self.ip_granted: set[str] = set()
         self.retiring: set[str] = set()  # groups gone from haresources, being released
+        self.banned: set[str] = set()  # groups this node may not take (monitors; cleanup)
         self.split_brains = 0
         self.ping_nodes = ping_nodes
         self.ping_alive = 0
@@ -182,6 +191,7 @@ class Policy:
                 else:
                     del self.state[gid]
         self.groups = dict(groups)
+        self.banned &= self.groups.keys()
         for gid in self.groups:
             self.state.setdefault(gid, _STOPPED)
         return out
@@ -262,7 +272,7 @@ class Policy:
             ("isstable", "1" if all(s in (_RUNNING, _STOPPED, _FAILED)
                                     for s in self.state.values()) else "0"),
             ("hp_held", " ".join(sorted(self.held()))),
-            ("hp_give", " ".join(sorted(self.giving))),
+            ("hp_give", " ".join(sorted(self.giving | (self.banned & self.groups.keys())))),
             ("hp_failed", " ".join(sorted(self.failed_here))),
             ("hp_stopfail", " ".join(sorted(g for g, s in self.state.items() if s is _FAILED))),
         ])
@@ -304,7 +314,8 @@ class Policy:
                                           f"node {pref}"))
                     out.append(Release(gid))
                 continue
-            if st is not _STOPPED or not settled or gid in self.failed_here:
+            if st is not _STOPPED or not settled or gid in self.failed_here \
+                    or gid in self.banned:
                 continue
             if self._held_by_peer(gid) or gid in self.giving:
                 continue
@@ -344,8 +355,8 @@ class Policy:
         for gid, at in sorted(self.released_at.items()):
             if gid not in self.giving or gid not in self.state:
                 del self.released_at[gid]
-            elif self._held_by_peer(gid):
-                del self.released_at[gid]  # taken: the hand-over is done
+            elif self._held_by_peer(gid) or gid in self.banned:
+                del self.released_at[gid]  # taken (the hand-over is done), or not ours to take
             elif now - at >= self._handover_wait() and self.state[gid] is _STOPPED:
                 del self.released_at[gid]
                 self.giving.discard(gid)
@@ -742,14 +753,55 @@ class Policy:
         """hb_takeover: ask the peer to hand `which` groups here."""
         which = hbs.word(which)
         wanted = self._select(which) - self.held()
+        out_banned: list[PolicyAction] = [
+            Log(LogLevel.WARNING, f"takeover: not asking for {gid}: this node is banned from it "
+                                  f"(`hapulse cleanup {gid}` first)")
+            for gid in sorted(wanted & self.banned)]
+        wanted -= self.banned
         self.giving -= wanted
         self.failed_here -= wanted
         msg = Message.from_pairs([("t", "hp_takeover"), ("hp_groups", " ".join(sorted(wanted)))])
         out: list[PolicyAction] = [self._announce(), SendCluster(msg)]
         if self._heartbeat_peers(now):
             out.append(SendCluster(hbs.takeover_request(which)))
-        return [*out, Log(_INFO, f"takeover {which}: asking for "
-                                 f"{', '.join(sorted(wanted)) or 'nothing'}"), *self.decide(now)]
+        return [*out_banned, *out, Log(_INFO, f"takeover {which}: asking for "
+                                              f"{', '.join(sorted(wanted)) or 'nothing'}"),
+                *self.decide(now)]
+
+    def ban(self, gid: str, now: float) -> list[PolicyAction]:
+        """Keep this node from running `gid` until `cleanup`: a resource monitor gave up on
+        it here. Held here, it is released for the peer (which keeps it: it stays in
+        hp_give); with no live peer it stays stopped."""
+        if gid not in self.groups:
+            return [Log(LogLevel.WARNING, f"ban: no resource group {gid}")]
+        self.banned.add(gid)
+        out: list[PolicyAction] = []
+        if not any(p.status.alive for p in self.peers.values()):
+            out.append(Log(_CRIT, f"{gid}: banned from this node and no live peer to take it: "
+                                  f"it stays stopped until `hapulse cleanup {gid}`"))
+        elif self._heartbeat_peers(now):
+            out.append(Log(LogLevel.WARNING, f"{gid}: banned here; a Heartbeat peer reads no "
+                                             "hand-over of one group: it takes it by its own "
+                                             "rules"))
+        out.extend(self._give({gid} & self.held(), why=f"{gid} banned here (monitor)"))
+        out.extend(self.decide(now))
+        return out
+
+    def cleanup(self, gid: str, now: float) -> list[PolicyAction]:
+        """`hapulse cleanup GROUP`: lift the ban; the usual rules apply again (auto_failback
+        may bring the group back here)."""
+        was = gid in self.banned
+        self.banned.discard(gid)
+        self.failed_here.discard(gid)
+        if was:
+            self.giving.discard(gid)
+            self.released_at.pop(gid, None)
+        out: list[PolicyAction] = [
+            Log(_INFO, f"cleanup {gid}: " + ("this node may run it again" if was
+                                            else "it was not banned here")),
+            self._announce()]
+        out.extend(self.decide(now))
+        return out
 
     def shutdown(self, now: float) -> list[PolicyAction]:
         self.shutting_down = True
@@ -791,4 +843,5 @@ class Policy:
             split_brains=self.split_brains,
             ping_alive=self.ping_alive if self.ping_nodes else None,
             fenced=self.fencing.fenced(),
-            fence_failures=self.fencing.failures)
+            fence_failures=self.fencing.failures,
+            banned=tuple(sorted(self.banned)))
