@@ -277,6 +277,17 @@ class Metrics:
         self._server, self._thread = server, thread
         return int(server.server_address[1])
 
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
+
+    @property
+    def bound(self) -> tuple[str, int] | None:
+        """The address and port served, None when not serving."""
+        server = self._server
+        return None if server is None else (str(server.server_address[0]),
+                                            int(server.server_address[1]))
+
     def stop(self) -> None:
         """Stop serving (idempotent); waits for the server thread to end."""
         server, thread = self._server, self._thread

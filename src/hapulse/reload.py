@@ -2,7 +2,8 @@
 
 ``hapulse reload`` (SIGHUP) re-reads the three files. Timers, the node
 list, auto_failback, the haresources groups, the keys, the logging
-directives, ping nodes, deadping and STONITH apply at once; the media, the
+directives, ping nodes, deadping, STONITH and hapulse.toml's ``[metrics]``
+(the endpoint is stopped and started again) apply at once; the media, the
 UDP port, the serial speed, the local node's name, the scheduling
 (realtime, rtprio) and respawn lines need a restart,
 and a reload that changes any of them is refused whole, naming them, with
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hapulse.config import Config, HaCf, Medium, ResourceGroup
+from hapulse.config.settings import MetricsSettings
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ReloadPlan:
     groups_changed: tuple[str, ...]  # same id, other resources or preferred node
     keys_changed: bool
     logging_changed: bool
+    metrics_changed: bool = False  # [metrics] enabled/address/port: the endpoint moves
 
     @property
     def changed(self) -> bool:
@@ -73,7 +76,21 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         n.logfile, n.debugfile, n.logfacility, n.debug)
     if logging:
         live.append("logging")
-    return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging)
+    metrics = _differ("metrics", _metrics(old), _metrics(new))
+    if metrics:
+        live.append(metrics)
+    return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging,
+                      metrics_changed=metrics is not None)
+
+
+def metrics_settings(config: Config) -> MetricsSettings:
+    """hapulse.toml's [metrics] (the defaults, off, without the file)."""
+    return config.settings.metrics if config.settings is not None else MetricsSettings()
+
+
+def _metrics(config: Config) -> str:
+    m = metrics_settings(config)
+    return f"{m.address}:{m.port}" if m.enabled else "off"
 
 
 def _lines(hacf: HaCf, *names: str) -> str:
