@@ -607,7 +607,7 @@ class Daemon:
         m = self.metrics
         if m is not None:
             local = next(n.status for n in snap.nodes if n.local)
-            if local is not self._metrics_local:
+            if local is not self._metrics_local and local.alive:  # leaving is no death
                 self._metrics_local = local
                 m.node_status(self.config.node, local)
             for g in snap.policy.groups:
