@@ -390,7 +390,10 @@ class Membership:
         # live peer (a peer back from the dead is a rejoin, counted as its death was)
         previous = p.link_heard.get(link)
         if previous is not None and old_link is LinkState.UP:
-            p.intervals.setdefault(link, Intervals()).add(now - previous)
+            iv = p.intervals.get(link)
+            if iv is None:
+                iv = p.intervals[link] = Intervals()
+            iv.add(now - previous)
         if p.heard is not None and p.status is not NodeState.DEAD and \
                 now - p.heard > self.timers.warntime:
             p.late += 1
