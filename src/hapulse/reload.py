@@ -2,9 +2,9 @@
 
 ``hapulse reload`` (SIGHUP) re-reads the three files. Timers, the node
 list, auto_failback, the haresources groups, the keys, the logging
-directives, ping nodes, deadping, STONITH, hapulse.toml's ``[hooks]`` and its
-resource monitors (added, removed or changed ``[monitor."RESOURCE"]`` sections)
-apply at once; the media, the
+directives, ping nodes, deadping, STONITH, and hapulse.toml's ``[hooks]``,
+``[metrics]`` (the endpoint is stopped and started again) and resource monitors
+(added, removed or changed ``[monitor."RESOURCE"]`` sections) apply at once; the media, the
 UDP port, the serial speed, the local node's name, the scheduling
 (realtime, rtprio) and respawn lines need a restart,
 and a reload that changes any of them is refused whole, naming them, with
@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from hapulse.config import Config, HaCf, Medium, ResourceGroup
-from hapulse.config.settings import HooksSettings
+from hapulse.config.settings import HooksSettings, MetricsSettings
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ReloadPlan:
     keys_changed: bool
     logging_changed: bool
     hooks_changed: bool = False  # hapulse.toml's [hooks]
+    metrics_changed: bool = False  # [metrics] enabled/address/port: the endpoint moves
 
     @property
     def changed(self) -> bool:
@@ -82,8 +83,11 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     if hooks:
         live.append(f"hooks ({_hooks(old)} -> {_hooks(new)})")
     live += _monitor_changes(old, new)
+    metrics = _differ("metrics", _metrics(old), _metrics(new))
+    if metrics:
+        live.append(metrics)
     return ReloadPlan(tuple(restart), tuple(live), added, removed, changed, keys, logging,
-                      hooks)
+                      hooks, metrics_changed=metrics is not None)
 
 
 def _hooks(config: Config) -> str:
@@ -101,6 +105,16 @@ def _monitor_changes(old: Config, new: Config) -> list[str]:
     return ([f"monitor {r} added" for r in after if r not in before]
             + [f"monitor {r} removed" for r in before if r not in after]
             + [f"monitor {r} changed" for r in after if r in before and before[r] != after[r]])
+
+
+def metrics_settings(config: Config) -> MetricsSettings:
+    """hapulse.toml's [metrics] (the defaults, off, without the file)."""
+    return config.settings.metrics if config.settings is not None else MetricsSettings()
+
+
+def _metrics(config: Config) -> str:
+    m = metrics_settings(config)
+    return f"{m.address}:{m.port}" if m.enabled else "off"
 
 
 def _lines(hacf: HaCf, *names: str) -> str:

@@ -7,17 +7,26 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hapulse.metrics import Metrics
+from hapulse.membership.core import INTERVAL_BUCKETS, LinkIntervals, LinkView, NodeView
+from hapulse.metrics import Metrics, ScrapeView
 from hapulse.states import GroupState, LinkState, NodeState
 from hapulse.wire.errors import RejectReason
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
+def peer(name: str, heard_ago: float | None, late: int = 0,
+         intervals: tuple[LinkIntervals, ...] = ()) -> NodeView:
+    """A peer as the membership core's view shows it."""
+    return NodeView(name, NodeState.ACTIVE, False, 5, heard_ago,
+                    (LinkView("eth2", LinkState.UP),), late, intervals)
 
-    def __call__(self) -> float:
-        return self.now
+
+def counts(**per_bucket: int) -> tuple[int, ...]:
+    """Bucket counts (not cumulative) from {"le_0_15": 2, "inf": 1}."""
+    out = [0] * (len(INTERVAL_BUCKETS) + 1)
+    for key, n in per_bucket.items():
+        out[len(INTERVAL_BUCKETS) if key == "inf" else
+            INTERVAL_BUCKETS.index(float(key[3:].replace("_", ".")))] = n
+    return tuple(out)
 
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
@@ -54,16 +63,24 @@ def test_node_states_deaths_and_up() -> None:
                if n == "hapulse_node_state" and ("node", "f801") in lab) == 1
 
 
-def test_links_heartbeats_and_seconds_since_heard() -> None:
-    clock = Clock(1000.0)
-    m = Metrics("f802", clock=clock)
+def test_links_heartbeats_and_seconds_since_heard_at_scrape_time() -> None:
+    m = Metrics("f802")
+    m.declare(["f801", "f802"], [])
+    # declared, no view yet: late heartbeats from 0, nothing heard
+    assert value(m, "hapulse_late_heartbeats_total", node="f801") == 0
+    assert ("hapulse_late_heartbeats_total", (("node", "f802"),)) not in samples(m)
+    assert not any(n == "hapulse_peer_seconds_since_heard" for n, _ in samples(m))
     m.link_status("f801", "eth2", LinkState.UP)
     m.link_status("f801", "eth0", LinkState.DEAD)
-    m.heartbeat("f801", "eth2", None)
-    for interval in (0.1, 0.12, 0.4):
-        m.heartbeat("f801", "eth2", interval)
-    m.late_heartbeat("f801")
-    clock.now = 1002.5
+    views = [ScrapeView(at=1002.5, peers=(peer("f801", 2.5, late=1, intervals=(
+        LinkIntervals("eth2", counts(le_0_1=1, le_0_15=1, le_0_5=1), 0.62),)),))]
+    asked: list[int] = []
+
+    def source() -> ScrapeView:
+        asked.append(1)
+        return views[-1]
+
+    m.set_source(source)
     assert value(m, "hapulse_link_up", node="f801", link="eth2") == 1
     assert value(m, "hapulse_link_up", node="f801", link="eth0") == 0
     assert value(m, "hapulse_heartbeat_interval_seconds_count", node="f801", link="eth2") == 3
@@ -73,9 +90,31 @@ def test_links_heartbeats_and_seconds_since_heard() -> None:
                  le="0.15") == 2
     assert value(m, "hapulse_heartbeat_interval_seconds_bucket", node="f801", link="eth2",
                  le="0.5") == 3
+    assert value(m, "hapulse_heartbeat_interval_seconds_bucket", node="f801", link="eth2",
+                 le="+Inf") == 3
     assert value(m, "hapulse_peer_last_heard_timestamp_seconds", node="f801") == 1000.0
     assert value(m, "hapulse_peer_seconds_since_heard", node="f801") == 2.5
     assert value(m, "hapulse_late_heartbeats_total", node="f801") == 1
+    assert len(asked) == 10  # one view per scrape, taken before the families are read
+    views.append(ScrapeView(at=1010.0, peers=(peer("f801", 0.25, late=2),)))
+    assert value(m, "hapulse_peer_seconds_since_heard", node="f801") == 0.25
+    assert value(m, "hapulse_late_heartbeats_total", node="f801") == 2
+
+
+def test_a_failing_source_costs_only_the_scrape_time_series(
+        caplog: pytest.LogCaptureFixture) -> None:
+    m = Metrics("f802")
+    m.declare(["f801", "f802"], [])
+    m.node_status("f801", NodeState.DEAD)
+
+    def broken() -> ScrapeView:
+        raise RuntimeError("the loop is gone")
+
+    m.set_source(broken)
+    assert value(m, "hapulse_node_up", node="f801") == 0
+    assert value(m, "hapulse_late_heartbeats_total", node="f801") == 0
+    assert value(m, "hapulse_rejected_packets_total", reason="malformed") == 0
+    assert "taking the scrape-time view failed" in caplog.text
 
 
 def test_failover_groups_owner_and_split_brain() -> None:
@@ -110,8 +149,7 @@ def test_monitors_fail_counts_and_rejects() -> None:
     m.monitor_result("httpd", "ok", 0.02)
     m.monitor_result("httpd", "timeout", 5.0)
     m.fail_count_set("IPaddr::192.168.1.118/24/eth0", "f801", 2)
-    m.packet_rejected(RejectReason.BAD_SIGNATURE)
-    m.packet_rejected(RejectReason.MALFORMED, 40)
+    m.set_source(lambda: ScrapeView(at=0.0, rejected={"bad_signature": 1, "malformed": 40}))
     assert value(m, "hapulse_monitor_checks_total", resource="httpd", result="ok") == 1
     assert value(m, "hapulse_monitor_checks_total", resource="httpd", result="timeout") == 1
     assert value(m, "hapulse_monitor_up", resource="httpd") == 0
@@ -127,8 +165,8 @@ def test_monitors_fail_counts_and_rejects() -> None:
 
 def test_registry_is_private() -> None:
     a, b = Metrics("f801"), Metrics("f802")  # two in one process: no duplicate series
-    a.late_heartbeat("f802")
-    assert ("hapulse_late_heartbeats_total", (("node", "f802"),)) not in samples(b)
+    a.node_status("f802", NodeState.DEAD)
+    assert ("hapulse_node_deaths_total", (("node", "f802"),)) not in samples(b)
     assert not any(n.startswith(("process_", "python_")) for n, _ in samples(a))
 
 

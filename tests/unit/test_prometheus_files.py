@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hapulse.metrics import Metrics
+from hapulse.membership.core import INTERVAL_BUCKETS, LinkIntervals, LinkView, NodeView
+from hapulse.metrics import Metrics, ScrapeView
 from hapulse.states import GroupState, LinkState, NodeState
-from hapulse.wire.errors import RejectReason
 
 DIR = Path(__file__).resolve().parents[2] / "packaging" / "prometheus"
 PROMTOOL = shutil.which("promtool")
@@ -50,13 +50,14 @@ def exported_names() -> set[str]:
     m.declare(["f801", "f802"], ["192.168.1.118"])
     m.node_status("f801", NodeState.DEAD)
     m.link_status("f801", "eth2", LinkState.DEAD)
-    m.heartbeat("f801", "eth2", 0.1)
-    m.late_heartbeat("f801")
+    one = (1,) + (0,) * len(INTERVAL_BUCKETS)
+    m.set_source(lambda: ScrapeView(at=1000.0, peers=(NodeView(
+        "f801", NodeState.DEAD, False, 5, 31.0, (LinkView("eth2", LinkState.DEAD),), 1,
+        (LinkIntervals("eth2", one, 0.05),)),), rejected={"malformed": 1}))
     m.failover("192.168.1.118", 1.0)
     m.group_status("192.168.1.118", GroupState.RUNNING, "f802")
     m.monitor_result("httpd", "ok", 0.1)
     m.fail_count_set("192.168.1.118", "f801", 1)
-    m.packet_rejected(RejectReason.MALFORMED)
     m.split_brain("192.168.1.118")
     return {s.name for f in text_string_to_metric_families(m.exposition()) for s in f.samples}
 

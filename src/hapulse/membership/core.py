@@ -29,6 +29,7 @@ key); it rejoins as a restart.
 from __future__ import annotations
 
 import zlib
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ PROTOCOL_TYPES = frozenset({"status", "NS_rexmit", "NS_ackmsg", "reqnodes", "rep
 _INFO, _WARN, _DEBUG = LogLevel.INFO, LogLevel.WARNING, LogLevel.DEBUG
 _STR = FieldType.STRING
 
+# Intervals between fresh packets on a link, counted in fixed buckets (upper bounds in
+# seconds, Prometheus's `le`; one more bucket for anything longer): plain ints, so the
+# receive path pays a bisect and an addition, and the memory is fixed per (peer, link).
+INTERVAL_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
 
 @dataclass(frozen=True)
 class Timers:
@@ -65,6 +71,19 @@ class Timers:
     deadtime: float
     warntime: float
     initdead: float
+
+
+@dataclass
+class Intervals:
+    """One link's intervals between fresh packets: counts per bucket (not cumulative,
+    the last one past INTERVAL_BUCKETS[-1]) and their sum in seconds."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(INTERVAL_BUCKETS) + 1))
+    total: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.counts[bisect_left(INTERVAL_BUCKETS, seconds)] += 1
+        self.total += seconds
 
 
 @dataclass
@@ -83,12 +102,23 @@ class Peer:
     link_heard: dict[str, float] = field(default_factory=dict)
     uuid: bytes | None = None
     added: float = 0.0  # when it joined the node list (its initdead counts from then)
+    intervals: dict[str, Intervals] = field(default_factory=dict)  # link -> its intervals
+    late: int = 0  # fresh packets that came later than warntime after the previous one
 
 
 @dataclass(frozen=True)
 class LinkView:
     name: str
     status: LinkState
+
+
+@dataclass(frozen=True)
+class LinkIntervals:
+    """A copy of one link's :class:`Intervals` (counts per bucket, not cumulative)."""
+
+    link: str
+    counts: tuple[int, ...]
+    total: float
 
 
 @dataclass(frozen=True)
@@ -101,6 +131,8 @@ class NodeView:
     generation: int | None
     last_heard_ago: float | None
     links: tuple[LinkView, ...]
+    late: int = 0  # fresh packets later than warntime (a peer's only)
+    intervals: tuple[LinkIntervals, ...] = ()  # per link, the intervals between them
 
 
 class Membership:
@@ -408,6 +440,17 @@ class Membership:
     def _refresh(self, p: Peer, link: str, now: float) -> list[MembershipAction]:
         out: list[MembershipAction] = []
         old_link = p.links.get(link, LinkState.DEAD)
+        # statistics for the metrics: the interval on a live link, and a late packet from a
+        # live peer (a peer back from the dead is a rejoin, counted as its death was)
+        previous = p.link_heard.get(link)
+        if previous is not None and old_link is LinkState.UP:
+            iv = p.intervals.get(link)
+            if iv is None:
+                iv = p.intervals[link] = Intervals()
+            iv.add(now - previous)
+        if p.heard is not None and p.status is not NodeState.DEAD and \
+                now - p.heard > self.timers.warntime:
+            p.late += 1
         if old_link is not LinkState.UP:
             p.links[link] = LinkState.UP
             out.append(LinkStatus(p.name, link, old_link, LinkState.UP))
@@ -495,7 +538,9 @@ class Membership:
             nodes.append(NodeView(
                 p.name, p.status, False, p.generation,
                 None if p.heard is None else round(now - p.heard, 3),
-                tuple(LinkView(link, st) for link, st in p.links.items())))
+                tuple(LinkView(link, st) for link, st in p.links.items()), p.late,
+                tuple(LinkIntervals(link, tuple(i.counts), i.total)
+                      for link, i in p.intervals.items())))
         return nodes
 
     def peer_status(self, node: str) -> NodeState | None:
