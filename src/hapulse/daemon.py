@@ -15,14 +15,12 @@ deadline comes earlier than the armed one.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,9 +43,10 @@ from hapulse.actions import (
 )
 from hapulse.config import Config, ResourceGroup, hbparameters, load_config
 from hapulse.config.settings import SETTINGS_FILE, HooksSettings, MonitorSettings
-from hapulse.events import Event, EventBus, EventKind
+from hapulse.events import EventBus, EventKind
 from hapulse.hooks import HookRunner
 from hapulse.logsetup import LOG_FAILURES, setup_logging
+from hapulse.metrics_feed import MetricsFeed
 from hapulse.monitors.checks import Check, make_check, run_check
 from hapulse.monitors.policy import (
     FailCount,
@@ -60,12 +59,12 @@ from hapulse.monitors.policy import (
 )
 from hapulse.node import Node, NodeSettings
 from hapulse.paths import DEFAULT_RUN_DIR, DEFAULT_STATE_DIR
-from hapulse.reload import ReloadPlan, metrics_settings, plan_reload
+from hapulse.reload import ReloadPlan, plan_reload
 from hapulse.resources import ResourceManager
 from hapulse.resources.stonith import StonithDevice, device_for, reset_node
 from hapulse.respawn import Respawner, parse_respawn
 from hapulse.runtime import ControlServer, Handler, Stream
-from hapulse.states import GroupOp, GroupState, LinkState, LogLevel, NodeState
+from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
 from hapulse.transports import Transport, make_transport
 from hapulse.transports.ping import PingTransport, ping_targets
 from hapulse.wire.auth import Authenticator
@@ -74,15 +73,10 @@ from hapulse.wire.message import Message
 from hapulse.wire.rejects import RejectBudget
 
 if TYPE_CHECKING:  # hapulse.metrics imports prometheus_client: only with [metrics] on
-    from hapulse.metrics import Metrics, ScrapeView
-    from hapulse.node import NodeSnapshot
+    from hapulse.metrics import Metrics
 
 log = logging.getLogger("hapulse")
 Reply = dict[str, object]  # a control socket answer (JSON)
-# how long a scrape waits for the loop to hand over its view (a loop this late is news)
-METRICS_VIEW_WAIT = 1.0
-# the states in which this node holds a group, as the metrics' owner
-_HELD_HERE = frozenset({GroupState.STARTING, GroupState.RUNNING, GroupState.STOPPING})
 
 _LEVELS = {LogLevel.DEBUG: logging.DEBUG, LogLevel.INFO: logging.INFO,
            LogLevel.WARNING: logging.WARNING, LogLevel.ERROR: logging.ERROR,
@@ -167,12 +161,10 @@ class Daemon:
         self.events = EventBus()
         self.hooks = HookRunner(config.node, _hooks_settings(config), _settings_path(config))
         self.events.subscribe(self.hooks.notify)
-        self.metrics: Metrics | None = None  # hapulse.toml [metrics] enabled: the exporter
-        self._metrics_off: Callable[[], None] | None = None  # its unsubscribe from events
-        self._metrics_failovers: dict[str, tuple[str, float]] = {}  # group -> (peer, death)
-        self._metrics_local: NodeState | None = None
-        self._loop_thread: int | None = None
-        self._metrics_setup(config)
+        # hapulse.toml [metrics]: the exporter, served and fed (None unless enabled)
+        self.feed = MetricsFeed(config.node, self.node, self.events, self.rejects,
+                                lambda: self.now(), self._spawn)
+        self.feed.configure(config)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
@@ -184,6 +176,11 @@ class Daemon:
         self._checks: dict[str, Check] = {}  # built on first use; a reload rebuilds them
         self._monitor_timer: asyncio.TimerHandle | None = None
         self._group_locks: dict[str, asyncio.Lock] = {}  # a restart in place vs start/stop
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The Prometheus exporter, when hapulse.toml enables `[metrics]`."""
+        return self.feed.metrics
 
     # ---- time -------------------------------------------------------------
     @staticmethod
@@ -197,7 +194,7 @@ class Daemon:
         cfg = self.config
         hacf = cfg.hacf
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self.feed.attach(self._loop)
         self._done = self._loop.create_future()
         log.info(
             "hapulse starting: node %s, generation %d, keepalive %gs, warntime %gs, "
@@ -216,7 +213,7 @@ class Daemon:
             await t.start(self._packet_handler(t.link))
             log.info("%s: %s medium on %s ready", cfg.node, t.kind, t.link)
         await self.control.start()
-        self._metrics_start()
+        self.feed.start()
         if self.pinger is not None:
             await self.pinger.start()
             log.info("ping nodes: %s (%s ICMP socket)",
@@ -254,9 +251,8 @@ class Daemon:
                 await r.stop()
         with contextlib.suppress(Exception):  # the last events' hooks, bounded
             await self.hooks.close(grace=self.hooks.settings.timeout + 1.0)
-        if self.metrics is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.metrics.stop)
+        with contextlib.suppress(Exception):
+            await self.feed.close()
         log.info("hapulse stopped")
 
     def _install_signals(self) -> None:
@@ -562,145 +558,7 @@ class Daemon:
         self._checks.clear()  # monitors: added, removed, changed ones apply now
         self._monitor_do(self.monitors.configure(*_monitor_config(config), self.now()))
         self._monitor_tick()
-        self._metrics_reload(config, plan)
-
-    # ---- metrics (hapulse.toml [metrics]; docs/monitoring.md) --------------------
-    def _metrics_setup(self, config: Config) -> None:
-        """The exporter when [metrics] is enabled: declared, fed from the event bus."""
-        if not metrics_settings(config).enabled or self.metrics is not None:
-            return
-        from hapulse.metrics import Metrics  # prometheus_client only when asked for
-
-        self.metrics = Metrics(config.node)
-        self.metrics.declare(config.hacf.nodes, [g.id for g in config.groups])
-        self.metrics.set_source(self._metrics_view)
-        self._metrics_off = self.events.subscribe(self._metrics_event)
-        self._metrics_take()  # this node's own state, the groups' states and owners
-
-    def _metrics_start(self) -> None:
-        """Serve /metrics; a bind failure is an error line, never the daemon's end."""
-        m, want = self.metrics, metrics_settings(self.config)
-        if m is None:
-            return
-        try:
-            port = m.start(want.address, want.port)
-        except OSError as exc:
-            where = self.config.settings.path if self.config.settings is not None else None
-            log.error("metrics: cannot serve /metrics on %s:%d: %s; running without it (fix "
-                      "address/port in [metrics] of %s, then `hapulse reload`)",
-                      want.address, want.port, exc.strerror or exc,
-                      where or self.config.confdir / "hapulse.toml")
-            return
-        log.info("metrics: serving /metrics on %s:%d", want.address, port)
-
-    def _metrics_reload(self, config: Config, plan: ReloadPlan) -> None:
-        """[metrics] changed: the endpoint stops (in a thread: a server's shutdown waits up
-        to half a second) and starts again on the new address; its counts are kept."""
-        m = self.metrics
-        if not metrics_settings(config).enabled:
-            if m is not None:
-                if self._metrics_off is not None:
-                    self._metrics_off()
-                self.metrics = self._metrics_off = None
-                self._metrics_failovers.clear()
-                self._metrics_local = None
-                self._spawn(asyncio.to_thread(m.stop))
-                log.info("metrics: endpoint stopped ([metrics] disabled)")
-            return
-        if m is None:
-            self._metrics_setup(config)
-            if self._loop is not None:
-                self._metrics_start()
-            return
-        m.declare(config.hacf.nodes, [g.id for g in config.groups])
-        self._metrics_take()
-        if (plan.metrics_changed or not m.serving) and self._loop is not None:
-            self._spawn(self._metrics_restart(m))
-
-    async def _metrics_restart(self, m: Metrics) -> None:
-        await asyncio.to_thread(m.stop)
-        if self.metrics is m:  # not disabled meanwhile
-            self._metrics_start()
-
-    def _metrics_event(self, e: Event) -> None:
-        """The event bus's transitions into the exporter (on the loop, never blocking)."""
-        m = self.metrics
-        if m is None:
-            return
-        now = self.now()
-        match e.kind:
-            case EventKind.NODE:
-                state = NodeState(e.state)
-                m.node_status(e.subject, state)
-                if state is NodeState.DEAD and e.old in (NodeState.UP, NodeState.ACTIVE):
-                    # a failover starts: the groups not held here may come here now
-                    for g in self.node.snapshot(now).policy.groups:
-                        if g.here not in (GroupState.RUNNING, GroupState.STOPPING):
-                            self._metrics_failovers[g.id] = (e.subject, now)
-                elif state.alive:  # back: what it held is no failover any more
-                    self._metrics_failovers = {
-                        gid: v for gid, v in self._metrics_failovers.items()
-                        if v[0] != e.subject}
-            case EventKind.LINK:
-                node, _, link = e.subject.partition(":")
-                m.link_status(node, link, LinkState(e.state))
-            case EventKind.GROUP if e.state == "acquired":
-                pending = self._metrics_failovers.pop(e.subject, None)
-                if pending is not None:
-                    m.failover(e.subject, now - pending[1])
-            case EventKind.SPLIT_BRAIN:
-                m.split_brain(e.subject)
-            case _:
-                pass
-        if e.kind is not EventKind.LINK:
-            self._metrics_take()
-
-    def _metrics_take(self) -> ScrapeView:
-        """On the loop: the groups' states and owners into the exporter, and the view of
-        the counts a scrape reads (the membership core's, the reject budget's)."""
-        from hapulse.metrics import ScrapeView
-
-        snap: NodeSnapshot = self.node.snapshot(self.now())
-        m = self.metrics
-        if m is not None:
-            local = next(n.status for n in snap.nodes if n.local)
-            if local is not self._metrics_local and local.alive:  # leaving is no death
-                self._metrics_local = local
-                m.node_status(self.config.node, local)
-            for g in snap.policy.groups:
-                owner = self.config.node if g.here in _HELD_HERE else \
-                    (g.peers[0] if g.peers else None)
-                m.group_status(g.id, g.here, owner)
-                if owner is not None and owner != self.config.node:
-                    self._metrics_failovers.pop(g.id, None)  # a live peer has it
-        return ScrapeView(time.time(), tuple(n for n in snap.nodes if not n.local),
-                          self.rejects.counts())
-
-    def _metrics_view(self) -> ScrapeView | None:
-        """A scrape's view, taken on the loop (called on the HTTP server's thread)."""
-        loop = self._loop
-        if loop is None or threading.get_ident() == self._loop_thread:
-            return self._metrics_take()
-        done: concurrent.futures.Future[ScrapeView] = concurrent.futures.Future()
-
-        def take() -> None:
-            if done.set_running_or_notify_cancel():
-                try:
-                    done.set_result(self._metrics_take())
-                except BaseException as exc:
-                    done.set_exception(exc)
-
-        try:
-            loop.call_soon_threadsafe(take)
-        except RuntimeError:  # the loop is closed: hapulse is stopping
-            return None
-        try:
-            return done.result(timeout=METRICS_VIEW_WAIT)
-        except TimeoutError:
-            done.cancel()
-            log.warning("metrics: the event loop did not answer a scrape within %g s; "
-                        "scrape-time series left out", METRICS_VIEW_WAIT)
-            return None
+        self.feed.reload(config, plan)
 
     def _control_handlers(self) -> dict[str, Handler]:
         return {

@@ -8,7 +8,6 @@ import logging
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -151,7 +150,7 @@ def test_bind_failure_is_a_clear_error_not_a_crash(tmp_path: Path,
         port = busy.getsockname()[1]
         d = solo(tmp_path, toml(port))
         with caplog.at_level(logging.ERROR):
-            d._metrics_start()
+            d.feed.start()
     assert d.metrics is not None and not d.metrics.serving
     assert f"cannot serve /metrics on 127.0.0.1:{port}" in caplog.text
     assert str(tmp_path / "hapulse.toml") in caplog.text
@@ -171,8 +170,8 @@ def test_served_from_its_thread_and_moved_by_reload(tmp_path: Path) -> None:
 
     async def main() -> None:
         d._loop = asyncio.get_running_loop()
-        d._loop_thread = threading.get_ident()
-        d._metrics_start()
+        d.feed.attach(d._loop)
+        d.feed.start()
         d._on_packet(b"garbage", "10.9.9.9:694", "lo")
         # a scrape on the server's thread: the view is handed over by the loop
         body = await asyncio.to_thread(get, first)
