@@ -16,7 +16,7 @@ backup receives; the busier node is shown) unless --no-keepalived.
 
 Each repetition is a fresh lab; figures are median (min) over the repetitions:
 the machine is shared and CPU figures are noisy. With --py-spy DIR, py-spy
-records each hapulse daemon during the window (speedscope/flame files in DIR).
+records each hapulse daemon during the window (collapsed stacks, one file per daemon, in DIR).
 Root, network namespaces; traffic stays inside them.
 """
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -50,6 +51,8 @@ class NodeCost:
     received: int
     seconds: float
     rss_mb: float
+    sys_s: float = 0.0  # of cpu_s, in the kernel (stime)
+    wakeups: int = 0  # voluntary context switches, every thread: the sleeps ended
 
     @property
     def packets(self) -> int:
@@ -62,6 +65,22 @@ class NodeCost:
     @property
     def cpu_s_per_min(self) -> float:
         return self.cpu_s * 60 / self.seconds
+
+
+def sys_and_wakeups(pids: list[int]) -> tuple[float, int]:
+    """System CPU seconds and voluntary context switches (all threads) so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stime, switches = 0.0, 0
+    for pid in pids:
+        try:
+            stime += int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[12])
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        switches += int(line.split()[1])
+        except OSError:
+            continue
+    return stime / tick, switches
 
 
 def link_packets(host: Host) -> tuple[int, int]:
@@ -93,18 +112,21 @@ def measure(kind: str, setting: str, seconds: float, py_spy: Path | None) -> lis
                 for pid in pids[n]:
                     spies.append(subprocess.Popen(
                         [PY_SPY, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                         "--rate", "250", "--nonblocking", "--format", "speedscope",
-                         "-o", str(py_spy / f"{n}-{pid}.speedscope.json")],
+                         "--rate", "250", "--nonblocking", "--format", "raw",
+                         "-o", str(py_spy / f"{n}-{pid}.txt")],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         pk0 = {n: link_packets(h) for n, h in hosts.items()}
         cpu0 = {n: cpu_seconds(pids[n]) for n in NODES}
+        sw0 = {n: sys_and_wakeups(pids[n]) for n in NODES}
         t0 = time.monotonic()
         time.sleep(seconds)  # the measurement window itself, not a synchronisation
         elapsed = time.monotonic() - t0
         cpu1 = {n: cpu_seconds(pids[n]) for n in NODES}
+        sw1 = {n: sys_and_wakeups(pids[n]) for n in NODES}
         pk1 = {n: link_packets(h) for n, h in hosts.items()}
         out = [NodeCost(n, cpu1[n] - cpu0[n], pk1[n][0] - pk0[n][0], pk1[n][1] - pk0[n][1],
-                        elapsed, rss_mb(pids[n])) for n in NODES]
+                        elapsed, rss_mb(pids[n]), sw1[n][0] - sw0[n][0],
+                        sw1[n][1] - sw0[n][1]) for n in NODES]
         for p in spies:
             p.wait(timeout=seconds + 60)
         return out
@@ -128,6 +150,8 @@ def summary(kind: str, reps: list[list[NodeCost]]) -> dict[str, object]:
             "pps_handled": statistics.median(c.packets / c.seconds for c in rows),
             "rss_mb": statistics.median(c.rss_mb for c in rows),
             "rss_mb_max": max(c.rss_mb for c in rows),
+            "sys_share": statistics.median(c.sys_s / c.cpu_s if c.cpu_s else 0.0 for c in rows),
+            "wakeups_per_s": statistics.median(c.wakeups / c.seconds for c in rows),
             "runs": [asdict(c) for c in rows],
         }
     # the earlier benchmark's figure: the busier node's CPU per packet both nodes sent
@@ -148,7 +172,8 @@ def print_summary(s: dict[str, object]) -> None:
         print(f"  {n}: {v['us_per_packet']:.1f} ({v['us_per_packet_min']:.1f}) µs CPU per "
               f"packet handled, {v['pps_handled']:.0f} packets/s handled, "
               f"{v['cpu_s_per_min']:.2f} CPU-s/min, RSS {v['rss_mb']:.1f} MB "
-              f"(max {v['rss_mb_max']:.1f})")
+              f"(max {v['rss_mb_max']:.1f}), {v['wakeups_per_s']:.0f} wake-ups/s, "
+              f"{v['sys_share'] * 100:.0f}% of the CPU in the kernel")
     print(f"  busier node's CPU per packet sent by both: {s['us_per_cluster_packet']:.1f} "
           f"({s['us_per_cluster_packet_min']:.1f}) µs")
 

@@ -19,8 +19,13 @@ receive a peer's packet); peers, Heartbeat included, send from an ephemeral
 port, so only the address is checked. ``bcast`` and ``mcast`` peers are any
 host on the link: no source check. The kernel's drop count for the socket
 (by the filter, or a full receive queue) is read with ``SO_MEMINFO`` into
-``counters.kernel_drops``; signatures are checked after all that, by the
-daemon.
+``counters.kernel_drops`` when the counters are read (a status, a scrape), not
+per wake-up; signatures are checked after all that, by the daemon.
+
+The receive path is one reader per socket (``loop.add_reader``) and a
+non-blocking ``recvfrom`` loop; the reader also drains the process's other
+UDP heartbeat sockets, so a peer's heartbeat sent on two media (arriving a few
+µs apart) costs one turn of the event loop, not two.
 """
 
 from __future__ import annotations
@@ -143,6 +148,8 @@ def kernel_drops(s: socket.socket) -> int | None:
 
 
 _UCAST: list[UdpTransport] = []  # the ucast transports of this process, for their peer set
+_RECEIVING: list[UdpTransport] = []  # the started transports of this process, drained together
+BATCH = 64  # datagrams read per socket per turn of the loop: a flood cannot starve the timer
 
 
 def _ifaddr(iface: str, request: int) -> str | None:
@@ -160,13 +167,22 @@ class UdpTransport:
         self.kind: str = medium.kind
         self.link: str = medium.link
         self.port: int = medium.port or udpport
-        self.counters = Counters()
+        self._counters = Counters()
         self._rx: socket.socket | None = None
         self._tx: socket.socket | None = None
         self._dest: tuple[str, int] | None = None
         self._local_addrs: set[str] = set()
         self._on_packet: OnPacket | None = None
         self._warned = False
+
+    @property
+    def counters(self) -> Counters:
+        """The counters, the kernel's drop count read now (SO_MEMINFO)."""
+        if self._rx is not None:
+            drops = kernel_drops(self._rx)
+            if drops is not None:
+                self._counters.kernel_drops = drops
+        return self._counters
 
     def _bind_device(self, s: socket.socket) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.link.encode() + b"\0")
@@ -215,6 +231,7 @@ class UdpTransport:
         addr = _ifaddr(self.link, SIOCGIFADDR)
         if addr:
             self._local_addrs.add(addr)
+        _RECEIVING.append(self)
         asyncio.get_running_loop().add_reader(rx.fileno(), self._readable)
 
     def _same_port(self) -> list[UdpTransport]:
@@ -242,23 +259,31 @@ class UdpTransport:
                         "reading it", self.kind, self.link, exc)
 
     def _readable(self) -> None:
-        assert self._rx is not None and self._on_packet is not None
-        drops = kernel_drops(self._rx)
-        if drops is not None:
-            self.counters.kernel_drops = drops
-        for _ in range(64):
+        """This socket is readable: read it, then whatever the others have by now."""
+        self._drain()
+        for t in _RECEIVING:
+            if t is not self:
+                t._drain()
+
+    def _drain(self) -> None:
+        rx, on_packet, counters = self._rx, self._on_packet, self._counters
+        if rx is None or on_packet is None:
+            return
+        own = self._local_addrs if self.kind != "ucast" else ()
+        recvfrom = rx.recvfrom
+        for _ in range(BATCH):
             try:
-                data, (addr, port) = self._rx.recvfrom(65535)
+                data, (addr, port) = recvfrom(65535)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                self.counters.errors += 1
+                counters.errors += 1
                 return
-            if addr in self._local_addrs and self.kind != "ucast":
+            if addr in own:
                 continue  # our own broadcast/multicast
-            self.counters.packets_in += 1
-            self.counters.bytes_in += len(data)
-            self._on_packet(data, f"{addr}:{port}")
+            counters.packets_in += 1
+            counters.bytes_in += len(data)
+            on_packet(data, f"{addr}:{port}")
 
     def send(self, data: bytes) -> None:
         if self._tx is None or self._dest is None:
@@ -266,17 +291,19 @@ class UdpTransport:
         try:
             self._tx.sendto(data, self._dest)
         except OSError as exc:
-            self.counters.errors += 1
+            self._counters.errors += 1
             if not self._warned:
                 self._warned = True
                 log.warning("%s %s: cannot send to %s: %s (further errors counted)",
                             self.kind, self.link, self._dest[0], exc)
             return
         self._warned = False
-        self.counters.packets_out += 1
-        self.counters.bytes_out += len(data)
+        self._counters.packets_out += 1
+        self._counters.bytes_out += len(data)
 
     async def close(self) -> None:
+        if self in _RECEIVING:
+            _RECEIVING.remove(self)
         if self in _UCAST:
             _UCAST.remove(self)
             for t in self._same_port():
@@ -284,6 +311,8 @@ class UdpTransport:
         if self._rx is not None:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(self._rx.fileno())
+            self._counters = self.counters  # the last drop count, before the socket goes
             self._rx.close()
+            self._rx = None
         if self._tx is not None:
             self._tx.close()

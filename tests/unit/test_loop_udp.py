@@ -1,0 +1,109 @@
+"""The UDP receive path's turn of the loop: one reader drains every heartbeat socket of
+the process, reads at most a batch per socket, and the kernel's drop count is read when
+the counters are (not per wake-up). Real sockets on the loopback interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from hapulse.config import Medium
+from hapulse.transports import udp
+from hapulse.transports.udp import UdpTransport
+
+HEARTBEAT = b"###\n11:(0)t=status,%%%\n"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def send(port: int, packets: list[bytes]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for p in packets:
+            s.sendto(p, ("127.0.0.1", port))
+
+
+def pending(port: int) -> bool:
+    """Is there a datagram queued for 127.0.0.1:port (/proc/net/udp's rx_queue)?"""
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and int(fields[4].split(":")[1], 16):
+                return True
+    return False
+
+
+def wait_queued(port: int) -> None:
+    polls = 200  # polls of /proc/net/udp: the datagram is queued at once on lo
+    for _ in range(polls):
+        if pending(port):
+            return
+    raise AssertionError(f"nothing queued on port {port}")
+
+
+def test_one_readable_socket_drains_the_others() -> None:
+    async def go() -> dict[str, list[bytes]]:
+        ports = [free_port(), free_port()]
+        got: dict[str, list[bytes]] = {"a": [], "b": []}
+        ts = [UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=p), p)
+              for p in ports]
+        await ts[0].start(lambda data, source: got["a"].append(data))
+        await ts[1].start(lambda data, source: got["b"].append(data))
+        try:
+            send(ports[0], [HEARTBEAT + b"1"])
+            send(ports[1], [HEARTBEAT + b"2"])
+            for p in ports:
+                wait_queued(p)
+            ts[0]._readable()  # what the loop calls when the first socket is readable
+            assert not pending(ports[1])
+        finally:
+            for t in ts:
+                await t.close()
+        assert all(t not in udp._RECEIVING for t in ts)
+        return got
+
+    got = asyncio.run(go())
+    assert got == {"a": [HEARTBEAT + b"1"], "b": [HEARTBEAT + b"2"]}
+
+
+def test_a_turn_reads_at_most_a_batch_per_socket() -> None:
+    async def go() -> tuple[int, int]:
+        port = free_port()
+        got: list[bytes] = []
+        t = UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=port), port)
+        await t.start(lambda data, source: got.append(data))
+        try:
+            send(port, [HEARTBEAT] * (udp.BATCH + 5))
+            wait_queued(port)
+            t._readable()
+            first = len(got)
+            t._readable()
+            return first, len(got)
+        finally:
+            await t.close()
+
+    first, total = asyncio.run(go())
+    assert first == udp.BATCH
+    assert total == udp.BATCH + 5
+
+
+def test_kernel_drops_are_read_with_the_counters() -> None:
+    async def go() -> tuple[int, int, int]:
+        port = free_port()
+        t = UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=port), port)
+        await t.start(lambda data, source: None)
+        try:
+            before = t.counters.kernel_drops
+            send(port, [b"garbage, not a heartbeat"] * 3)  # the filter drops these
+            after = t.counters.kernel_drops
+        finally:
+            await t.close()
+        return before, after, t.counters.kernel_drops  # the last count survives close
+
+    before, after, closed = asyncio.run(go())
+    assert after - before == 3
+    assert closed == after
