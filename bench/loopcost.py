@@ -1,6 +1,6 @@
 """What the event loop costs end to end: µs of a daemon's CPU per packet it handles.
 
-    sudo .venv/bin/python -m bench.loopcost [--seconds 30] [--reps 3] [--no-keepalived]
+    sudo .venv/bin/python -m bench.loopcost [--seconds 30] [--reps 3] [--systems hapulse,keepalived]
                                             [--setting fast] [--py-spy DIR] [--json]
 
 Two hapulse nodes in the lab's seed topology (``bench.testbed``: f801 holding the
@@ -184,14 +184,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--setting", default="fast", choices=("fast", "seed"))
-    p.add_argument("--no-keepalived", action="store_true")
+    p.add_argument("--systems", default="hapulse,keepalived",
+                   help="comma-separated: hapulse, keepalived")
+    p.add_argument("--no-keepalived", action="store_true", help="same as --systems hapulse")
     p.add_argument("--py-spy", type=Path, default=None, help="record hapulse with py-spy here")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.py_spy is not None and not Path(PY_SPY).exists():
         p.error(f"no py-spy at {PY_SPY}")
-    kinds = ["hapulse"] + ([] if args.no_keepalived or not shutil.which("keepalived")
-                           else ["keepalived"])
+    kinds = [k for k in args.systems.split(",") if k in ("hapulse", "keepalived")
+             and not (k == "keepalived" and (args.no_keepalived
+                                              or not shutil.which("keepalived")))]
     results = []
     for kind in kinds:
         reps = [measure(kind, args.setting, args.seconds, args.py_spy)
