@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from bench.cluster import REALTIME
 from bench.log import log
 from bench.report import NOTES, report, write
 from bench.results import Results
@@ -54,6 +55,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="idle window per size tried at keepalive 250 ms, s")
     p.add_argument("--hold-start", type=int, default=32, help="first size tried at 250 ms")
     p.add_argument("--hold-trials", type=int, default=5, help="sizes tried at 250 ms, at most")
+    p.add_argument("--scale-realtime", action="store_true",
+                   help="N nodes with `realtime on` (SCHED_FIFO daemons; default off)")
     p.add_argument("--systems", default="hapulse,heartbeat,keepalived")
     p.add_argument("--settings", default="fast,seed")
     p.add_argument("--parts", default="gaps,scale,hold,soak",
@@ -96,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: run as root (network namespaces)", file=sys.stderr)
         return 1
     _stop_on_signals()
+    REALTIME["realtime"] = args.scale_realtime
     started = time.time()
     res = Results()
     systems = [s for s in args.systems.split(",") if s]

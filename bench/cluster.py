@@ -41,6 +41,14 @@ class Timers:
                 f"deadtime {self.deadtime}")
 
 
+# `realtime off` by default: N daemons at SCHED_FIFO on the machine's 2 CPUs (Heartbeat's
+# default, right for one daemon per machine) preempt each other's start-up, the bench's
+# own tools and everything else the machine runs; a first try, 16 nodes at keepalive
+# 250 ms, had a load of 23, 5 s silences and a node at 100% of a CPU asking for
+# retransmissions, with the bench's `hapulse status` starved
+REALTIME = {"realtime": False}
+
+
 def secs(value: str) -> float:
     return float(value[:-2]) / 1000 if value.endswith("ms") else float(value)
 
@@ -87,7 +95,8 @@ class Cluster:
         t = self.timers
         hacf = "".join([f"keepalive {t.keepalive}\nwarntime {t.warntime}\n"
                         f"deadtime {t.deadtime}\ninitdead {self.initdead}\n"
-                        "udpport 694\nbcast eth0\nauto_failback on\n"]
+                        "udpport 694\nbcast eth0\nauto_failback on\n"
+                        f"realtime {'on' if REALTIME['realtime'] else 'off'}\n"]
                        + [f"node {x}\n" for x in names])
         for i, name in enumerate(names):
             h = self.lab.add_host(name)

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.cluster import REALTIME
 from bench.machine import machine
 from bench.results import Results
 from bench.scenarios import HOLD_TIMERS, SCALE_TIMERS
@@ -65,18 +66,24 @@ HOW_TO_READ = [
     "**failback** is the client's gap when f801 returns (f802's last answer to f801's "
     "first): both nodes run, so it is the hand-over itself (release on f802, takeover on "
     "f801), not a detection. **planned switchover** is the same for `hapulse standby`.",
-    "What limits the gaps now: the deadtime (the gap cannot be shorter than the silence "
-    "a node must wait for) and, above it, one keepalive of phase and the takeover; "
-    "at the seed's timers the 30 s deadtime is nearly all of it.",
+    "What limits the gaps now: the deadtime. Silence is counted from the victim's last "
+    "heartbeat, which left 0 to one keepalive before the kill, so a gap is deadtime "
+    "minus that phase, plus how late the survivor's timer fires and the takeover; at "
+    "the seed's timers the 30 s deadtime is nearly all of it.",
     "**N nodes**: *idle CPU per node* is each daemon's user+system time over the idle "
     "window (/proc/PID/stat), the mean over the nodes and the busiest node; *machine CPU "
     "busy* is all CPUs' non-idle time (/proc/stat) over the same window, 100% being "
     "every CPU busy, and includes whatever else runs on the machine. *death detected* is "
     "from the kill (wall clock) to the `node n000: is dead` line of each survivor (its "
-    "millisecond timestamp): deadtime plus up to one keepalive of phase, plus how late "
-    "each daemon gets the CPU. When the machine's CPUs are saturated, heartbeats are read "
-    "late, `Late heartbeat` lines then false deaths follow: that is what bounds N at "
-    "250 ms here, the CPUs, not the protocol (memory: ~28 MB a node).",
+    "millisecond timestamp): deadtime minus the time since the victim's last heartbeat "
+    "(0 to one keepalive), plus how late each daemon gets the CPU.",
+    "**Largest N at 250 ms**: all N daemons share this machine's CPUs (on real machines "
+    "each node has its own). When the CPUs are saturated, heartbeats are read late, "
+    "`Late heartbeat` lines then false deaths follow, and the retransmission requests of "
+    "a node that was declared dead and returns add to the load: that is what bounds N "
+    "here, the CPUs, not the protocol (memory: ~28 MB a node). The daemons run with "
+    "`realtime off` unless --scale-realtime: N SCHED_FIFO daemons on 2 CPUs starve the "
+    "bench's own tools and each other's start-up.",
 ]
 
 GAP_ROWS = (("served_kill", "processes killed: kill to f802's first answer (ms)"),
@@ -154,6 +161,7 @@ def _setting_table(res: Results, setting: str, title: str, idle_s: float) -> lis
 def _scaling_table(res: Results) -> list[str]:
     out = ["## hapulse with N nodes", "",
            f"bcast on one switch (a bridge in the lab's namespace), {SCALE_TIMERS.text()}, "
+           f"realtime {'on' if REALTIME['realtime'] else 'off'}, "
            "no resources; nodes started 10 at a time, initdead 1.5 s a node + 20 s (30 s "
            "at least). After the idle window one node is killed and every survivor must "
            "log it dead.", "",
