@@ -128,8 +128,9 @@ class Cluster:
             wait_for(started, 120, interval=0.2, what=f"nodes {i}-{i + len(group) - 1} start")
         return time.monotonic() - t0
 
-    def wait_active(self, timeout: float) -> None:
-        """Until three nodes (the first, a middle one, the last) each see all N active."""
+    def wait_active(self, timeout: float) -> bool:
+        """Until three nodes (the first, a middle one, the last) each see all N active;
+        False when `timeout` passes first."""
         watchers = [self.nodes[0], self.nodes[self.n // 2], self.nodes[-1]]
 
         def sees_all(node: HapulseNode) -> bool:
@@ -143,7 +144,11 @@ class Cluster:
             pending[:] = [w for w in pending if not sees_all(w)]
             return not pending
 
-        wait_for(all_active, timeout, interval=1.0, what=f"{self.n} nodes active")
+        try:
+            wait_for(all_active, timeout, interval=1.0, what=f"{self.n} nodes active")
+        except TimeoutError:
+            return False
+        return True
 
     def log_sizes(self) -> list[int]:
         return [node.log.stat().st_size if node.log.exists() else 0 for node in self.nodes]
@@ -222,11 +227,11 @@ def run_cluster(n: int, timers: Timers, tag: str, idle_s: float,
     c = Cluster(n, timers, tag)
     try:
         took = c.start()
-        c.wait_active(c.initdead + 120)
+        up = c.wait_active(c.initdead + 120)
         log(f"{n} nodes ({timers.text()}, initdead {c.initdead}): started in {took:.0f} s, "
-            "all active")
+            + ("all active" if up else "NOT all active: measured as they are"))
         row: dict[str, float] = {"nodes": float(n), "start_s": took,
-                                 "initdead": float(c.initdead)}
+                                 "initdead": float(c.initdead), "came_up": float(up)}
         row.update(c.idle(idle_s))
         if kill:
             row.update(c.kill_one(secs(timers.deadtime) + 60))

@@ -170,7 +170,8 @@ def _scaling_table(res: Results) -> list[str]:
            "(ms) | min-max (ms) | survivors that logged it |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in res.scaling:
-        out.append(f"| {r['nodes']:.0f} | {r['start_s']:.0f} | "
+        out.append(f"| {r['nodes']:.0f}{'' if r['came_up'] else ' (not all active)'} | "
+                   f"{r['start_s']:.0f} | "
                    f"{r['cpu_s_per_min_per_node']:.2f} ({r['cpu_s_per_min_max']:.2f}) | "
                    f"{r['machine_busy_pct']:.0f} | {r['rss_mb']:.1f} | "
                    f"{r['false_deaths']:.0f} in {r['idle_s']:.0f} s | "
@@ -194,7 +195,9 @@ def _hold_table(res: Results) -> list[str]:
         if r.get("failed"):
             out.append(f"| {r['nodes']:.0f} | did not come up | - | - | - | - | - |")
             continue
-        out.append(f"| {r['nodes']:.0f} | {'holds' if r['held'] else 'false deaths'} | "
+        result = ("holds" if r["held"] else "false deaths" if r["came_up"]
+                  else "not all active in initdead + 120 s")
+        out.append(f"| {r['nodes']:.0f} | {result} | "
                    f"{r['false_deaths']:.0f} in {r['idle_s']:.0f} s | "
                    f"{r['late_warnings']:.0f} | {r['machine_busy_pct']:.0f} | "
                    f"{r['cpu_s_per_min_per_node']:.2f} ({r['cpu_s_per_min_max']:.2f}) | "

@@ -70,7 +70,7 @@ def scaling(res: Results, sizes: Sequence[int], idle_s: float) -> None:
 def _hold_one(n: int, idle_s: float) -> dict[str, float]:
     try:
         row = run_cluster(n, HOLD_TIMERS, f"h{n}", idle_s, kill=False)
-        row["held"] = float(row["false_deaths"] == 0)
+        row["held"] = float(bool(row["came_up"]) and row["false_deaths"] == 0)
     except (TimeoutError, RuntimeError) as exc:
         row = {"nodes": float(n), "held": 0.0, "failed": 1.0}
         log(f"hold {n}: did not come up: {exc}")
