@@ -175,8 +175,9 @@ def _scaling_table(res: Results) -> list[str]:
                    f"{r['cpu_s_per_min_per_node']:.2f} ({r['cpu_s_per_min_max']:.2f}) | "
                    f"{r['machine_busy_pct']:.0f} | {r['rss_mb']:.1f} | "
                    f"{r['false_deaths']:.0f} in {r['idle_s']:.0f} s | "
-                   f"{r['detect_median'] * 1000:.0f} | {r['detect_min'] * 1000:.0f}-"
-                   f"{r['detect_max'] * 1000:.0f} | {r['saw_it']:.0f} of "
+                   + (f"{r['detect_median'] * 1000:.0f} | {r['detect_min'] * 1000:.0f}-"
+                      f"{r['detect_max'] * 1000:.0f}" if r["saw_it"] else "- | -")
+                   + f" | {r['saw_it']:.0f} of "
                    f"{r['survivors']:.0f} |")
     out.append("")
     return out
