@@ -10,9 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.cluster import REALTIME
 from bench.machine import machine
 from bench.results import Results
-from bench.scenarios import SCALE_TIMERS
+from bench.scenarios import HOLD_TIMERS, SCALE_TIMERS
 from bench.systems import timers_text
 
 KINDS = ["hapulse", "heartbeat", "keepalived"]
@@ -31,9 +32,10 @@ NOTES = [
     "the soak's loss is on the dedicated link. keepalived sends VRRP version 3 adverts "
     "on the LAN (multicast), priority 150 on f801, 100 on f802, preemption on (the "
     "failback).",
-    "N nodes: every node hears every other, N x (N - 1) heartbeats per keepalive; at "
-    "32 nodes and 100 ms that is about 10,000 packets a second for this machine's CPUs, "
-    "more than 32 Python daemons keep up with, so the scaling runs at keepalive 250ms.",
+    "N nodes: every node hears every other, N x (N - 1) heartbeats per keepalive: at "
+    "100 nodes and 1 s, 9,900 packets a second received by 100 Python daemons on this "
+    "machine's CPUs; at 250 ms four times that, which is what the search for the largest "
+    "N that holds measures.",
     "'links down' sets both of f801's interfaces down; afterwards f801 is 'rebooted' "
     "(processes killed, the floating address removed, links up, daemon started) before "
     "the failback is measured. Packets per second count every packet the two nodes send "
@@ -42,12 +44,59 @@ NOTES = [
     "entering MASTER state; hapulse's its deaths_seen counter.",
 ]
 
-GAP_ROWS = (("gap_kill", "gap, processes killed (ms)"),
-            ("gap_links", "gap, links down (ms)"),
-            ("served_kill", "kill to first answer from f802 (ms)"),
-            ("failback", "failback gap (ms)"),
-            ("standby", "planned switchover gap, `hapulse standby` (ms)"))
+HOW_TO_READ = [
+    "**kill to f802's first answer** is the failover time: from the moment the bench "
+    "kills f801's processes (or sets its links down) to the arrival, at the client, of "
+    "the first answer sent by f802, read on CLOCK_MONOTONIC, which the bench and the "
+    "client share. It contains the death's detection (deadtime, or keepalived's 3 "
+    "adverts + skew), the takeover (the address added, gratuitous ARP) and up to 1 ms of "
+    "the probe's step plus the way back (well under 1 ms on veth). **client's gap** is "
+    "what a user sees: from f801's last answer to f802's first, so it also holds the "
+    "time f801 was already silent before it died (0-1 ms when killed).",
+    "The probe (hapulse.lab.udpprobe) sends one datagram every 1 ms, each with a "
+    "sequence number, and matches answers to send times by it; a slot missed by a late "
+    "wake-up is skipped, never made up in a burst. The prober and the echoes run at "
+    "SCHED_FIFO 50 so that their own wake-ups are not what is measured; on this 2-CPU VM "
+    "a daemon's wake-up still waits for whatever else runs, so single figures move by a "
+    "few ms between runs: compare medians, and minimums for what the code can do.",
+    "The echo answers as soon as the address is on f802, before any other resource of "
+    "the group is up. With the seed's group (address, then httpd) the HTTP rows add the "
+    "web server (a Python HTTP server started by its LSB script) as the old HTTP poller "
+    "saw it: a GET every 20 ms, so to 20 ms.",
+    "**failback** is the client's gap when f801 returns (f802's last answer to f801's "
+    "first): both nodes run, so it is the hand-over itself (release on f802, takeover on "
+    "f801), not a detection. **planned switchover** is the same for `hapulse standby`.",
+    "What limits the gaps now: the deadtime. Silence is counted from the victim's last "
+    "heartbeat, which left 0 to one keepalive before the kill, so a gap is deadtime "
+    "minus that phase, plus how late the survivor's timer fires and the takeover; at "
+    "the seed's timers the 30 s deadtime is nearly all of it.",
+    "**N nodes**: *idle CPU per node* is each daemon's user+system time over the idle "
+    "window (/proc/PID/stat), the mean over the nodes and the busiest node; *machine CPU "
+    "busy* is all CPUs' non-idle time (/proc/stat) over the same window, 100% being "
+    "every CPU busy, and includes whatever else runs on the machine. *death detected* is "
+    "from the kill (wall clock) to the `node n000: is dead` line of each survivor (its "
+    "millisecond timestamp): deadtime minus the time since the victim's last heartbeat "
+    "(0 to one keepalive), plus how late each daemon gets the CPU.",
+    "**Largest N at 250 ms**: all N daemons share this machine's CPUs (on real machines "
+    "each node has its own). When the CPUs are saturated, heartbeats are read late, "
+    "`Late heartbeat` lines then false deaths follow, and the retransmission requests of "
+    "a node that was declared dead and returns add to the load: that is what bounds N "
+    "here, the CPUs, not the protocol (memory: ~28 MB a node). The daemons run with "
+    "`realtime off` unless --scale-realtime: N SCHED_FIFO daemons on 2 CPUs starve the "
+    "bench's own tools and each other's start-up.",
+]
 
+GAP_ROWS = (("served_kill", "processes killed: kill to f802's first answer (ms)"),
+            ("gap_kill", "processes killed: client's gap, f801's last answer to f802's "
+             "first (ms)"),
+            ("http_kill", "processes killed: kill to f802's first HTTP answer, 20 ms "
+             "polls (ms)"),
+            ("served_links", "links down: links down to f802's first answer (ms)"),
+            ("gap_links", "links down: client's gap (ms)"),
+            ("http_links", "links down: links down to f802's first HTTP answer, 20 ms "
+             "polls (ms)"),
+            ("failback", "failback: client's gap, f802's last answer to f801's first (ms)"),
+            ("standby", "planned switchover gap, `hapulse standby` (ms)"))
 
 def _fmt(values: list[float] | None, ms: bool = True) -> str:
     if not values:
@@ -101,23 +150,70 @@ def _setting_table(res: Results, setting: str, title: str, idle_s: float) -> lis
                        + _ratio(got["hapulse"], got["heartbeat"]) + " | "
                        + _ratio(got["hapulse"], got["keepalived"]) + " |")
     out.append("")
-    out.append("Gaps: median (min-max) over the repetitions, as seen by a client "
-               "polling http://192.168.1.118/ every 20 ms (a new try every 20 ms, each "
-               "waiting up to 0.5 s; times are when answers arrive).")
+    out.append("Gaps: median (min-max) over the repetitions, to the millisecond, as seen "
+               "by a client sending a UDP datagram to 192.168.1.118:7007 every 1 ms and "
+               "timing the answers (each names the node that sent it); see *How to read "
+               "the figures*.")
     out.append("")
     return out
 
 
 def _scaling_table(res: Results) -> list[str]:
     out = ["## hapulse with N nodes", "",
-           f"bcast on one switch, keepalive {SCALE_TIMERS[0]}, deadtime {SCALE_TIMERS[2]}; "
-           "one node killed, every survivor must log it dead.", "",
-           "| nodes | idle CPU per node (s/min) | RSS per node (MB) | "
-           "death detected, median (s) | max (s) |", "|---|---|---|---|---|"]
+           f"bcast on one switch (a bridge in the lab's namespace), {SCALE_TIMERS.text()}, "
+           f"realtime {'on' if REALTIME['realtime'] else 'off'}, "
+           "no resources; nodes started 10 at a time, initdead 1.5 s a node + 20 s (30 s "
+           "at least). After the idle window one node is killed and every survivor must "
+           "log it dead.", "",
+           "| nodes | started in (s) | idle CPU per node, s/min (busiest) | machine CPU "
+           "busy (%) | RSS per node (MB) | deaths logged idle | death detected, median "
+           "(ms) | min-max (ms) | survivors that logged it |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in res.scaling:
-        out.append(f"| {r['nodes']:.0f} | {r['cpu_s_per_min_per_node']:.2f} | "
-                   f"{r['rss_mb']:.1f} | {r['detect_median']:.3f} | {r['detect_max']:.3f} |")
+        out.append(f"| {r['nodes']:.0f}{'' if r['came_up'] else ' (not all active)'} | "
+                   f"{r['start_s']:.0f} | "
+                   f"{r['cpu_s_per_min_per_node']:.2f} ({r['cpu_s_per_min_max']:.2f}) | "
+                   f"{r['machine_busy_pct']:.0f} | {r['rss_mb']:.1f} | "
+                   f"{r['false_deaths']:.0f} in {r['idle_s']:.0f} s | "
+                   + (f"{r['detect_median'] * 1000:.0f} | {r['detect_min'] * 1000:.0f}-"
+                      f"{r['detect_max'] * 1000:.0f}" if r["saw_it"] else "- | -")
+                   + f" | {r['saw_it']:.0f} of "
+                   f"{r['survivors']:.0f} |")
     out.append("")
+    return out
+
+
+def _hold_table(res: Results) -> list[str]:
+    out = ["## Largest N at keepalive 250 ms", "",
+           f"The same cluster at {HOLD_TIMERS.text()}: a size *holds* when every node "
+           f"comes up and no death is logged in {res.hold_idle:.0f} s idle. Sizes double "
+           "from the first tried until one fails (or 100 holds), then the interval is "
+           "halved; tried in this order:", "",
+           "| nodes | result | deaths logged idle | `Late heartbeat` lines | machine CPU "
+           "busy (%) | idle CPU per node, s/min (busiest) | RSS per node (MB) |",
+           "|---|---|---|---|---|---|---|"]
+    for r in res.hold:
+        if r.get("failed"):
+            out.append(f"| {r['nodes']:.0f} | did not come up | - | - | - | - | - |")
+            continue
+        result = ("holds" if r["held"] else "false deaths" if r["came_up"]
+                  else "not all active in initdead + 120 s")
+        out.append(f"| {r['nodes']:.0f} | {result} | "
+                   f"{r['false_deaths']:.0f} in {r['idle_s']:.0f} s | "
+                   f"{r['late_warnings']:.0f} | {r['machine_busy_pct']:.0f} | "
+                   f"{r['cpu_s_per_min_per_node']:.2f} ({r['cpu_s_per_min_max']:.2f}) | "
+                   f"{r['rss_mb']:.1f} |")
+    out.append("")
+    if res.hold_max and not res.hold_fail:
+        verdict = (f"**{res.hold_max} nodes held**, the largest size tried"
+                   + (" (Heartbeat's MAXNODE)." if res.hold_max >= 100 else
+                      "; larger sizes were not tried (--hold-trials)."))
+    elif res.hold_max:
+        verdict = (f"**The largest N that held: {res.hold_max}**; {res.hold_fail} did not, "
+                   "so the limit lies between them.")
+    else:
+        verdict = f"**No size held**; the smallest that failed: {res.hold_fail}."
+    out += [verdict + f" Idle window {res.hold_idle:.0f} s per size.", ""]
     return out
 
 
@@ -128,8 +224,8 @@ def _soak_text(res: Results) -> list[str]:
             "worker per CPU in each node), 5% loss each way on the heartbeat link "
             f"(a lossy wire: {res.soak['dropped']:.0f} of {res.soak['frames']:.0f} frames "
             "dropped at random): **"
-            f"{res.soak['false_failovers']:.0f} false failovers**; the client got "
-            f"{res.soak['answers_from_f802']:.0f} answers from f802.", ""]
+            f"{res.soak['false_failovers']:.0f} false failovers**; the client (a datagram "
+            f"a millisecond) got {res.soak['answers_from_f802']:.0f} answers from f802.", ""]
 
 
 def report(res: Results, args: argparse.Namespace, started: float) -> str:
@@ -139,11 +235,15 @@ def report(res: Results, args: argparse.Namespace, started: float) -> str:
            "", "Machine: " + machine(), "",
            "Versions: " + _versions(), ""]
     for setting, title in (("fast", "Fastest settings"), ("seed", "The seed's timers")):
-        out += _setting_table(res, setting, title, args.idle)
+        if any(k[1] == setting for k in res.rows) or any(k[1] == setting for k in res.idle):
+            out += _setting_table(res, setting, title, args.idle)
     if res.scaling:
         out += _scaling_table(res)
+    if res.hold:
+        out += _hold_table(res)
     if res.soak:
         out += _soak_text(res)
+    out += ["## How to read the figures", ""] + [f"- {n}" for n in HOW_TO_READ] + [""]
     out += ["## Notes", ""] + [f"- {n}" for n in res.notes] + [""]
     return "\n".join(out)
 
@@ -158,7 +258,8 @@ def _versions() -> str:
     return f"hapulse {__version__}, " + ", ".join(out)
 
 
-GENERATED = ("Fastest settings", "The seed's timers", "hapulse with N nodes", "Soak", "Notes")
+GENERATED = ("Fastest settings", "The seed's timers", "hapulse with N nodes",
+             "Largest N at keepalive 250 ms", "Soak", "How to read the figures", "Notes")
 
 
 def hand_written(old: str) -> str:

@@ -2,9 +2,13 @@
 # The benchmarks: hapulse beside Heartbeat 3.0.6 and keepalived on the lab's seed
 # topology, in one run. Installs what it needs (scripts/setup.sh), then runs the
 # bench package (python -m bench); the table is printed and written to docs/benchmarks.md.
-#   bash bench/run.sh            # the full run (about 35 min: 5 repetitions, 10 min soak);
+#   bash bench/run.sh            # the full run (35 min + N to 100 + the 250 ms search with
+#                                # 300 s idle per size: about 1.5 h; 5 repetitions, 10 min soak);
 #                                # the hand-written sections of docs/benchmarks.md are kept
-#   bash bench/run.sh --quick    # a smoke run (1 repetition, no soak)
+#   bash bench/run.sh --quick    # a smoke run (1 repetition, no soak, N = 2 and 8, the
+#                                # 250 ms search at 16 and 32 with 20 s idle: ~10 min)
+#   bash bench/run.sh --parts scale --sizes 2,10,25,50,100 --scale-idle 10
+#                                # only the N-node table (see python -m bench --help)
 #   bash bench/run.sh --micro    # the heartbeat path in-process, µs per heartbeat (seconds;
 #                                # no root, no network; more options: --micro --help)
 set -euo pipefail

@@ -1,27 +1,28 @@
-"""The runs: failover gaps per system and setting, hapulse with N nodes, and a soak
-under full CPU load with loss on the heartbeat link."""
+"""The runs: failover gaps per system and setting, hapulse with N nodes (the table at
+keepalive 1 s, the search for the largest N that holds at 250 ms), and a soak under full
+CPU load with loss on the heartbeat link."""
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from bench.cluster import Timers, run_cluster
 from bench.log import log
-from bench.measure import cpu_seconds, rss_mb
 from bench.results import Results
 from bench.systems import PROGRAMS
 from bench.testbed import NODES, Testbed
-from hapulse.lab import Lab, wait_for
-from hapulse.lab.nodes import HapulseNode
+from hapulse.lab import Lab
 
-SCALE_TIMERS = ("250ms", "750ms", "1", "5")  # keepalive, warntime, deadtime, initdead
+# the N-node table: keepalive 1 s (deadtime 4 keepalives, as the 250 ms search's)
+SCALE_TIMERS = Timers("1", "3", "4")
+# the search for the largest N that holds: keepalive 250 ms, no false death while idle
+HOLD_TIMERS = Timers("250ms", "750ms", "1")
+MAX_NODES = 100  # Heartbeat's MAXNODE
 
 
 def gaps(res: Results, kind: str, setting: str, group: str, reps: int, idle_s: float,
@@ -32,18 +33,22 @@ def gaps(res: Results, kind: str, setting: str, group: str, reps: int, idle_s: f
         b.up()
         for how in ("kill", "links"):
             for i in range(reps):
-                to_served, gap = b.fail(how)
+                to_served, gap, http = b.fail(how)
                 res.add((kind, setting, f"gap_{how}"), gap)
                 res.add((kind, setting, f"served_{how}"), to_served)
+                if http is not None:
+                    res.add((kind, setting, f"http_{how}"), http)
                 back = b.reboot_f801()
                 res.add((kind, setting, "failback"), back)
-                log(f"{kind} {setting} {how} #{i + 1}: served by f802 {to_served * 1000:.0f} ms "
-                    f"after, gap {gap * 1000:.0f} ms; failback gap {back * 1000:.0f} ms")
+                log(f"{kind} {setting} {how} #{i + 1}: f802 answers {to_served * 1000:.1f} ms "
+                    f"after, client's gap {gap * 1000:.1f} ms"
+                    + ("" if http is None else f", web server {http * 1000:.0f} ms")
+                    + f"; failback gap {back * 1000:.1f} ms")
         if standby:
             for i in range(reps):
                 g = b.standby_gap()
                 res.add((kind, setting, "standby"), g)
-                log(f"{kind} standby #{i + 1}: gap {g * 1000:.0f} ms")
+                log(f"{kind} standby #{i + 1}: gap {g * 1000:.1f} ms")
         if idle_s > 0:
             res.idle[(kind, setting)] = b.idle(idle_s)
             log(f"{kind} {setting} idle: {res.idle[(kind, setting)]}")
@@ -52,67 +57,54 @@ def gaps(res: Results, kind: str, setting: str, group: str, reps: int, idle_s: f
 
 
 def scaling(res: Results, sizes: Sequence[int], idle_s: float) -> None:
+    """The N-node table at keepalive 1 s: per N an idle window, then one node killed."""
     for n in sizes:
-        lab = Lab(f"hpbs{os.getpid() % 10000}-{n}")
         try:
-            res.scaling.append(_scale_one(lab, n, idle_s))
+            res.scaling.append(run_cluster(n, SCALE_TIMERS, f"s{n}", idle_s, kill=True))
             log(f"scaling {n} nodes: {res.scaling[-1]}")
-        finally:
-            lab.close()
-            shutil.rmtree(lab.workdir, ignore_errors=True)
+        except (TimeoutError, RuntimeError) as exc:
+            res.notes.append(f"N nodes at {SCALE_TIMERS.text()}, {n} nodes: {exc}")
+            log(f"scaling {n}: FAILED: {exc}")
 
 
-def _scale_one(lab: Lab, n: int, idle_s: float) -> dict[str, float]:
-    sw = lab.add_switch("hb")
-    names = [f"n{i:02d}" for i in range(n)]
-    nodes = []
-    hacf = "".join([f"keepalive {SCALE_TIMERS[0]}\nwarntime {SCALE_TIMERS[1]}\n"
-                    f"deadtime {SCALE_TIMERS[2]}\ninitdead {SCALE_TIMERS[3]}\n"
-                    "udpport 694\nbcast eth0\nauto_failback on\n"]
-                   + [f"node {x}\n" for x in names])
-    for i, name in enumerate(names):
-        h = lab.add_host(name)
-        lab.plug(h, "eth0", sw)
-        h.add_address("eth0", f"10.9.{i // 250}.{i % 250 + 1}/16")
-        node = HapulseNode(h, {"ha.cf": hacf, "authkeys": "auth 1\n1 sha1 scale\n",
-                               "haresources": ""})
-        nodes.append(node)
-    for node in nodes:
-        node.start()
+def _hold_one(n: int, idle_s: float) -> dict[str, float]:
+    try:
+        row = run_cluster(n, HOLD_TIMERS, f"h{n}", idle_s, kill=False)
+        row["held"] = float(bool(row["came_up"]) and row["false_deaths"] == 0)
+    except (TimeoutError, RuntimeError) as exc:
+        row = {"nodes": float(n), "held": 0.0, "failed": 1.0}
+        log(f"hold {n}: did not come up: {exc}")
+    log(f"hold {n} nodes ({HOLD_TIMERS.text()}, {idle_s:.0f} s idle): {row}")
+    return row
 
-    def all_active() -> bool:
-        st = nodes[-1].status()
-        return st is not None and all(x["status"] == "active" for x in st["nodes"])
 
-    wait_for(all_active, 120, interval=0.5, what=f"{n} nodes active")
-    pids = {node.host.name: node.host.netns_pids() for node in nodes}
-    cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
-    t0 = time.monotonic()
-    time.sleep(idle_s)  # the measurement window
-    el = time.monotonic() - t0
-    cpu1 = {k: cpu_seconds(v) for k, v in pids.items()}
-    per_node = statistics.mean(cpu1[k] - cpu0[k] for k in pids) * 60 / el
-    rss = statistics.mean(rss_mb(v) for v in pids.values())
-    # kill the first node; every survivor must declare it dead
-    victim = nodes[0]
-    t_kill_wall = time.time()
-    victim.host.kill_all()
-    survivors = nodes[1:]
-
-    def all_see_dead() -> bool:
-        return all("node n00: is dead" in s.log_text() for s in survivors)
-
-    wait_for(all_see_dead, 60, interval=0.2, what=f"{n - 1} survivors see n00 dead")
-    detect = []
-    for s in survivors:
-        m = re.search(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d\.\d{3}) WARN: node n00: is dead",
-                      s.log_text())
-        if m:
-            t = time.mktime(time.strptime(m[1][:19], "%Y/%m/%d_%H:%M:%S")) + float(
-                "0." + m[1][20:])
-            detect.append(t - t_kill_wall)
-    return {"nodes": n, "cpu_s_per_min_per_node": per_node, "rss_mb": rss,
-            "detect_median": statistics.median(detect), "detect_max": max(detect)}
+def hold_search(res: Results, start: int, idle_s: float, trials: int, step: int = 4) -> None:
+    """The largest N (up to 100) that holds at keepalive 250 ms: every node comes up and
+    no death is logged in `idle_s` seconds idle. Doubles from `start` until a size fails
+    or 100 holds, then halves the interval between the largest that held and the
+    smallest that failed, down to `step` nodes or `trials` clusters in all."""
+    good, bad = 0, 0
+    n = max(2, min(start, MAX_NODES))
+    res.hold_idle = idle_s
+    for _ in range(max(1, trials)):
+        row = _hold_one(n, idle_s)
+        res.hold.append(row)
+        if row["held"]:
+            good = max(good, n)
+        else:
+            bad = n if not bad else min(bad, n)
+        if not bad:
+            if n >= MAX_NODES:
+                break
+            n = min(MAX_NODES, n * 2)
+        else:
+            lo = max(good, 1)
+            if bad - lo <= step:
+                break
+            n = (lo + bad) // 2
+            if n <= 1:
+                break
+    res.hold_max, res.hold_fail = good, bad
 
 
 def lossy_heartbeat_link(lab: Lab, loss: float, seconds: float) -> subprocess.Popen[Any]:
@@ -151,8 +143,8 @@ def soak(res: Results, seconds: float) -> None:
         time.sleep(seconds)  # the soak window
         elapsed = time.monotonic() - t0
         deaths1 = sum(b.sys.deaths_seen(n) or 0 for n in NODES)
-        assert b.poller is not None
-        moved = sum(1 for _, w in b.poller.since(t0) if w == "f802")
+        assert b.probe is not None
+        moved = b.probe.answers_from("f802", t0)
         wire.kill()
         lines = (wire.communicate(timeout=10)[0] or "").split()
         frames, dropped = (int(lines[-2]), int(lines[-1])) if len(lines) >= 2 else (0, 0)

@@ -62,14 +62,15 @@ class System:
         raise NotImplementedError
 
     def daemon_pids(self, node: str) -> list[int]:
-        """The daemon's processes in the node (the web server and helpers excluded)."""
+        """The daemon's processes in the node (the web server, the UDP echo and helpers
+        excluded)."""
         out = []
         for pid in self.lab.hosts[node].netns_pids():
             try:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if self.name in cmd and "http.server" not in cmd:
+            if self.name in cmd and "http.server" not in cmd and "udpprobe" not in cmd:
                 out.append(pid)
         return out
 
