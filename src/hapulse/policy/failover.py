@@ -90,6 +90,11 @@ from hapulse.wire.message import Message
 ANNOUNCE_WAIT = 3.0  # seconds a live peer has to answer a hello before it is asked again
 HELLO_TRIES = 3  # hellos sent before a silent peer is taken to hold nothing
 HANDOVER_WAIT = 5.0  # seconds a peer has to take a group handed to it, else it comes back
+# Hellos and the answers to them go out at most once per ANNOUNCE_GAP: the first at once,
+# the ones asked for within the gap as one at its end (every announcement is broadcast,
+# so one serves every peer that asked). Without it N nodes starting together send
+# ~N^3 announcements (each of N-1 peers coming alive -> a hello -> N-1 answers).
+ANNOUNCE_GAP = 0.1
 _STOPPED, _STARTING, _RUNNING = GroupState.STOPPED, GroupState.STARTING, GroupState.RUNNING
 _STOPPING, _FAILED = GroupState.STOPPING, GroupState.FAILED
 _INFO, _ERROR, _CRIT = LogLevel.INFO, LogLevel.ERROR, LogLevel.CRITICAL
@@ -134,6 +139,27 @@ class PolicyView:
     banned: tuple[str, ...] = ()  # groups this node may not take until cleanup
 
 
+@dataclass
+class _Debounce:
+    """Hellos and answers to them, at most one per ANNOUNCE_GAP (leading and trailing)."""
+
+    last: float = -1e9  # when the last one went out
+    due: float | None = None  # when the one asked for since may go
+    hello: bool = False  # ... and whether it asks the peers to answer
+
+    def ask(self, now: float, hello: bool = False) -> None:
+        self.hello = self.hello or hello
+        if self.due is None:
+            self.due = max(now, self.last + ANNOUNCE_GAP)
+
+    def take(self, now: float) -> bool | None:
+        """None: nothing to send now; else send one, a hello when `True`."""
+        if self.due is None or now < self.due:
+            return None
+        hello, self.hello, self.due, self.last = self.hello, False, None, now
+        return hello
+
+
 class Policy:
     def __init__(self, local: str, nodes: Sequence[str], groups: Mapping[str, str],
                  auto_failback: str, now: float, ping_nodes: int = 0,
@@ -168,6 +194,7 @@ class Policy:
         self._blocked: set[str] = set()  # groups whose takeover a guard holds back (logged)
         self._contested: set[tuple[str, str]] = set()  # (peer, group) split brains seen
         self.shutting_down = False
+        self._debounce = _Debounce()
         self.set_nodes(nodes)
         self.set_groups(groups, changed=())
 
@@ -292,7 +319,8 @@ class Policy:
                     and peer.hello_due(now):
                 peer.hellos += 1
                 peer.seen_at = now
-                out.append(self._announce(hello=True))
+                self._debounce.ask(now, hello=True)
+        out.extend(self._debounced(now))
         out.extend(self._take_back_unowned(now))
         g = self.hb_giving
         if g is not None and not g.peer_ready and now - g.since >= hbs.REPLY_WAIT:
@@ -472,7 +500,7 @@ class Policy:
             p.announced = False
             p.held.clear()
             self.failed_here.clear()  # the cluster changed: try again
-            out.append(self._announce(hello=True))
+            self._debounce.ask(now, hello=True)
         if status is NodeState.DEAD:
             lost = sorted(p.held)
             p.held.clear()
@@ -511,7 +539,7 @@ class Policy:
             self.giving -= p.given  # the latest hand-over wins: it gave them back
             self._contested = {c for c in self._contested if c[0] != node or c[1] in p.held}
             if msg.get("hp_hello") == "1":  # a (re)started peer: tell it what we hold
-                out.append(self._announce())
+                self._debounce.ask(now)
         elif t == "starting":
             # A Heartbeat node starting its resource manager waits for every live peer's
             # `resource` answer to its `starting` before it takes its groups; an
@@ -635,6 +663,11 @@ class Policy:
             out.append(Log(_INFO, f"standby: acquire [{self.hb_taking.which}] resources from "
                                   f"{node}"))
         return out
+
+    def _debounced(self, now: float) -> list[PolicyAction]:
+        """The hello or answer asked for, when its turn has come (see ANNOUNCE_GAP)."""
+        hello = self._debounce.take(now)
+        return [] if hello is None else [self._announce(hello=hello)]
 
     def _failback_to_heartbeat(self, now: float) -> list[PolicyAction]:
         """auto_failback toward a Heartbeat node, as its PerformAutoFailback does: go
@@ -832,6 +865,8 @@ class Policy:
         fence = self.fencing.next_deadline(now)
         if fence is not None:
             waits.append(fence)
+        if self._debounce.due is not None:
+            waits.append(max(self._debounce.due, now))
         return min(waits) + 1e-3 if waits else None
 
     def view(self) -> PolicyView:
