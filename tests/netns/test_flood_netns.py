@@ -110,7 +110,12 @@ def test_a_random_source_port_flood_stays_in_the_log_budget_and_changes_nothing(
           f"({len(reject_lines)} on rejects), {len(new.encode())} bytes")
     assert len(reject_lines) >= 3  # the packets were reported
     assert len(reject_lines) <= result.seconds  # one line per second on average, at most
-    assert len(lines) <= result.seconds + 10 + 5, "\n".join(lines[:40])
+    # heartbeats the full socket queue lost are asked for again (info lines): their number
+    # follows the flood's rate (about 20 in 30 s at 225k packets/s), bounded on their own
+    rexmit = [ln for ln in lines if "requesting retransmission" in ln]
+    assert len(rexmit) <= result.seconds, "\n".join(rexmit)
+    other = [ln for ln in lines if ln not in rexmit]
+    assert len(other) <= result.seconds + 10 + 5, "\n".join(other[:40])
     assert len(new.encode()) <= 64 * 1024  # a bounded log, not 233 MB
     assert "Late heartbeat" not in new and "dead" not in new.lower()
     assert served_by(client, timeout=3) == "f801"
