@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factories import ha_cf, make_ha_d
+from factories import make_ha_d, solo_ha_cf
 
 HAPULSE = str(Path(sys.executable).with_name("hapulse"))
 
@@ -28,9 +28,9 @@ def hp(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[dict[str, Path]]:
     port = 20000 + os.getpid() % 20000
-    conf = make_ha_d(tmp_path / "ha.d", ha_cf(
-        "ucast lo 127.0.0.2", nodes=("solo", "peer"), keepalive="0.2", warntime="0.6",
-        deadtime="1", initdead="2", udpport=port, extra=("auto_failback on", "realtime off")))
+    conf = make_ha_d(tmp_path / "ha.d", solo_ha_cf(
+        keepalive="0.2", warntime="0.6", deadtime="1", initdead="2", udpport=port,
+        extra=("auto_failback on", "realtime off")))
     # the run dir is outside pytest's private tmp tree so another user can reach it
     run = Path(tempfile.mkdtemp(prefix="hapulse-run-"))
     dirs = {"conf": conf, "run": run, "state": tmp_path / "state"}

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import solo_daemon
 
-from hapulse.config import load_config_or_raise
-from hapulse.daemon import Daemon, DaemonOptions, Identity
 from hapulse.wire.auth import Authenticator
 from hapulse.wire.message import Message
 
@@ -19,20 +18,9 @@ class BrokenDecoder(Authenticator):
         raise UnicodeError("a decoder bug")
 
 
-def solo(tmp_path: Path) -> Daemon:
-    (tmp_path / "ha.cf").write_text("keepalive 1\ndeadtime 10\nucast lo 127.0.0.2\n"
-                                    "node solo\nnode peer\nauto_failback on\n")
-    (tmp_path / "authkeys").write_text("auth 1\n1 sha1 k\n")
-    (tmp_path / "authkeys").chmod(0o600)
-    (tmp_path / "haresources").write_text("")
-    return Daemon(load_config_or_raise(tmp_path, node="solo"),
-                  DaemonOptions(tmp_path, "solo", tmp_path / "state", tmp_path / "run"),
-                  Identity(generation=3, uuid=b"u" * 16))
-
-
 def test_a_decoder_bug_drops_the_packet_and_says_so(tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    d = solo(tmp_path)
+    d = solo_daemon(tmp_path)
     d.auth = BrokenDecoder("sha1", 1, b"k")
     with caplog.at_level(logging.ERROR):
         d._on_packet(b"###\n%%%\n", "10.0.0.9:694", "eth1")
@@ -44,7 +32,7 @@ def test_a_decoder_bug_drops_the_packet_and_says_so(tmp_path: Path,
 
 def test_a_daemon_is_whole_before_it_runs(tmp_path: Path) -> None:
     """Every collaborator is built in __init__: status answers with no loop running."""
-    st: dict[str, Any] = solo(tmp_path).status()
+    st: dict[str, Any] = solo_daemon(tmp_path).status()
     assert st["generation"] == 3
     assert [n["name"] for n in st["nodes"]] == ["solo", "peer"]
     assert st["nodes"][1]["status"] == "init"
@@ -54,7 +42,7 @@ def test_a_daemon_is_whole_before_it_runs(tmp_path: Path) -> None:
 def test_a_signed_absurd_field_is_rejected_and_the_peer_stays(tmp_path: Path) -> None:
     """A key holder's message with a 5,000-digit `seq` is a rejected message (bad_field),
     never an exception that wedges the peer: its next messages are taken as usual."""
-    d = solo(tmp_path)
+    d = solo_daemon(tmp_path)
     auth = Authenticator("sha1", 1, b"k")
 
     def heartbeat(seq: str) -> bytes:

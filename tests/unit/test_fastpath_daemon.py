@@ -6,24 +6,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from hapulse.config import load_config_or_raise
-from hapulse.daemon import Daemon, DaemonOptions, Identity
+from factories import solo_daemon, solo_ha_cf
+
 from hapulse.membership import Membership, Timers
 from hapulse.wire.auth import Authenticator
 
 PEER_AUTH = Authenticator("sha1", 1, b"k")  # the peer's key: the daemon's authkeys
-
-
-def solo(tmp_path: Path) -> Daemon:
-    (tmp_path / "ha.cf").write_text("keepalive 1\nwarntime 5\ndeadtime 10\n"
-                                    "ucast lo 127.0.0.2\nnode solo\nnode peer\n"
-                                    "auto_failback on\n")
-    (tmp_path / "authkeys").write_text("auth 1\n1 sha1 k\n")
-    (tmp_path / "authkeys").chmod(0o600)
-    (tmp_path / "haresources").write_text("")
-    return Daemon(load_config_or_raise(tmp_path, node="solo"),
-                  DaemonOptions(tmp_path, "solo", tmp_path / "state", tmp_path / "run"),
-                  Identity(generation=3, uuid=b"u" * 16))
+HACF = solo_ha_cf(warntime="5")
 
 
 def peer_heartbeats(n: int) -> list[bytes]:
@@ -34,7 +23,7 @@ def peer_heartbeats(n: int) -> list[bytes]:
 
 
 def test_heartbeats_take_the_fast_path_and_keep_the_peer(tmp_path: Path) -> None:
-    d = solo(tmp_path)
+    d = solo_daemon(tmp_path, hacf=HACF)
     for packet in peer_heartbeats(3):
         d._on_packet(packet, "127.0.0.2:4000", "lo")
     st: dict[str, Any] = d.status()
@@ -47,7 +36,7 @@ def test_heartbeats_take_the_fast_path_and_keep_the_peer(tmp_path: Path) -> None
 
 def test_a_forged_or_foreign_heartbeat_is_rejected_with_the_general_reasons(
         tmp_path: Path) -> None:
-    d = solo(tmp_path)
+    d = solo_daemon(tmp_path, hacf=HACF)
     good = peer_heartbeats(2)
     d._on_packet(good[0], "127.0.0.2:4000", "lo")
     forged = good[1].replace(b"(0)st=up", b"(0)st=ux")
@@ -67,7 +56,7 @@ def test_a_forged_or_foreign_heartbeat_is_rejected_with_the_general_reasons(
 
 def test_a_heartbeat_that_changes_nothing_does_not_re_arm_the_timer(tmp_path: Path) -> None:
     async def go() -> None:
-        d = solo(tmp_path)
+        d = solo_daemon(tmp_path, hacf=HACF)
         loop = asyncio.get_running_loop()
         d._loop, d._done = loop, loop.create_future()
         beats = peer_heartbeats(3)

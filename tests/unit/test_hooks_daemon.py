@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factories import ha_cf, make_ha_d
+from factories import make_ha_d, solo_ha_cf
 
 from hapulse.lab import wait_for
 from hapulse.runtime import control_stream
@@ -38,9 +38,9 @@ def hp(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def solo(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     port = 20000 + (os.getpid() + 7) % 20000
-    conf = make_ha_d(tmp_path / "ha.d", ha_cf(
-        "ucast lo 127.0.0.2", nodes=("solo", "peer"), keepalive="0.2", warntime="0.6",
-        deadtime="1", initdead=f"{INITDEAD:g}", udpport=port, extra=("realtime off",)))
+    conf = make_ha_d(tmp_path / "ha.d", solo_ha_cf(
+        keepalive="0.2", warntime="0.6", deadtime="1", initdead=f"{INITDEAD:g}", udpport=port,
+        extra=("realtime off",)))
     run = Path(tempfile.mkdtemp(prefix="hapulse-run-"))
     yield conf, run
     hp("stop", "--run-dir", str(run))

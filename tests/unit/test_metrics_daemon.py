@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from factories import solo_daemon, solo_ha_cf
 from prometheus_client.parser import text_string_to_metric_families
 
 from hapulse.config import load_config_or_raise
-from hapulse.daemon import Daemon, DaemonOptions, Identity
+from hapulse.daemon import Daemon
 from hapulse.events import EventKind
 from hapulse.states import GroupState, NodeState
 from hapulse.wire.auth import Authenticator
@@ -39,16 +40,9 @@ def toml(port: int, enabled: bool = True) -> str:
 
 
 def solo(tmp_path: Path, settings: str | None) -> Daemon:
-    (tmp_path / "ha.cf").write_text("keepalive 1\nwarntime 2\ndeadtime 10\nucast lo 127.0.0.2\n"
-                                    "node solo\nnode peer\nauto_failback on\n")
-    (tmp_path / "authkeys").write_text("auth 1\n1 sha1 k\n")
-    (tmp_path / "authkeys").chmod(0o600)
-    (tmp_path / "haresources").write_text(f"peer {GROUP}\n")
-    if settings is not None:
-        (tmp_path / "hapulse.toml").write_text(settings)
-    return Daemon(load_config_or_raise(tmp_path, node="solo"),
-                  DaemonOptions(tmp_path, "solo", tmp_path / "state", tmp_path / "run"),
-                  Identity(generation=3, uuid=b"u" * 16))
+    """The solo daemon, the peer's group in haresources, `settings` its hapulse.toml."""
+    return solo_daemon(tmp_path, hacf=solo_ha_cf(warntime="2"), haresources=f"peer {GROUP}\n",
+                       settings=settings)
 
 
 def heartbeat(seq: int) -> bytes:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import ha_cf, make_ha_d
+from factories import make_ha_d, solo_ha_cf
 
 from hapulse.lab import wait_for
 
@@ -50,10 +50,9 @@ def hp(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def solo(tmp_path: Path) -> Iterator[dict[str, Path]]:
     port = 20000 + (os.getpid() + 7) % 20000
-    conf = make_ha_d(tmp_path / "ha.d", ha_cf(
-        "ucast lo 127.0.0.2", nodes=("solo", "peer"), keepalive="0.2", warntime="0.6",
-        deadtime="1", initdead="1", udpport=port, extra=("auto_failback on", "realtime off")),
-        haresources="solo svc\n")
+    conf = make_ha_d(tmp_path / "ha.d", solo_ha_cf(
+        keepalive="0.2", warntime="0.6", deadtime="1", initdead="1", udpport=port,
+        extra=("auto_failback on", "realtime off")), haresources="solo svc\n")
     (conf / "resource.d").mkdir()
     script = conf / "resource.d" / "svc"
     script.write_text(SVC.format(state=tmp_path / "svc.on"))
