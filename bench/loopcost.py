@@ -101,9 +101,7 @@ def measure(kind: str, setting: str, seconds: float, py_spy: Path | None) -> lis
     spies: list[subprocess.Popen[bytes]] = []
     try:
         bed.up()
-        assert bed.poller is not None
-        bed.poller.proc.kill()  # no client traffic in the window
-        bed.poller = None
+        bed._stop_clients()  # no client traffic in the window
         hosts = {n: bed.lab.hosts[n] for n in NODES}
         pids = {n: bed.sys.daemon_pids(n) for n in NODES}
         if py_spy is not None and kind == "hapulse":
