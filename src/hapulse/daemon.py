@@ -65,8 +65,9 @@ from hapulse.resources.stonith import StonithDevice, device_for, reset_node
 from hapulse.respawn import Respawner, parse_respawn
 from hapulse.runtime import ControlServer, Handler, Stream
 from hapulse.states import GroupOp, GroupState, LogLevel, NodeState
-from hapulse.transports import Transport, make_transport
+from hapulse.transports import OnPacket, Transport, UdpTransport, make_transport
 from hapulse.transports.ping import PingTransport, ping_targets
+from hapulse.transports.udp import read_period
 from hapulse.wire.auth import Authenticator
 from hapulse.wire.errors import RejectReason, WireError
 from hapulse.wire.message import Message
@@ -168,6 +169,11 @@ class Daemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
+        # polled heartbeat sockets (transports.udp.read_period): read on each timer wake-up
+        self._polled: list[UdpTransport] = []
+        self._read_period: float | None = None
+        self._next_read = 0.0
+        self._fed = 0.0  # the latest time fed to the node: arrival stamps never go back
         self._stopping = False
         self._done: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -205,13 +211,17 @@ class Daemon:
         if any(r.agent.lower() in ("ipaddr", "ipaddr2") for g in cfg.groups
                for r in g.resources):
             # the netlink library takes ~0.1 s to import: pay it now, not in the
-            # middle of a takeover (and before memory is locked and the GC frozen)
-            import pyroute2.iproute  # noqa: F401
+            # middle of a takeover (and before memory is locked and the GC frozen);
+            # its rtnetlink socket alone (resources.netlink), not all of pyroute2
+            from hapulse.resources.netlink import iproute_class
+
+            iproute_class()
         for level, text in realtime.apply(hacf.realtime, hacf.rtprio):
             _resource_log(level, text)
         for t in self.transports:
             await t.start(self._packet_handler(t.link))
             log.info("%s: %s medium on %s ready", cfg.node, t.kind, t.link)
+        self._choose_reading()
         await self.control.start()
         self.feed.start()
         if self.pinger is not None:
@@ -289,13 +299,35 @@ class Daemon:
             s.sendto(state.encode(), addr)
 
     # ---- packets in -------------------------------------------------------
-    def _packet_handler(self, link: str) -> Callable[[bytes, str], None]:
-        def on_packet(data: bytes, source: str) -> None:
-            self._on_packet(data, source, link)
+    def _packet_handler(self, link: str) -> OnPacket:
+        def on_packet(data: bytes, source: str, when: float | None = None) -> None:
+            self._on_packet(data, source, link, when)
 
         return on_packet
 
-    def _on_packet(self, data: bytes, source: str, link: str) -> None:
+    def _choose_reading(self) -> None:
+        """Poll the UDP sockets when heartbeats arrive faster than one per read period
+        (fast timers, many nodes), else read each on readiness; again after a reload."""
+        udp = [t for t in self.transports if isinstance(t, UdpTransport)]
+        hacf = self.config.hacf
+        peers = {n.lower() for n in hacf.nodes} - {self.config.node.lower()}
+        period = read_period(hacf.keepalive, len(peers), len(udp))
+        if period != self._read_period:
+            log.info("heartbeat sockets: %s", "read on readiness" if period is None else
+                     f"polled every {period * 1000:g} ms (kernel arrival times)")
+        self._read_period = period
+        for t in udp:
+            t.set_polled(period is not None)
+        self._polled = udp if period is not None else []
+        self._next_read = self.now()
+
+    def _on_packet(self, data: bytes, source: str, link: str,
+                   when: float | None = None) -> None:
+        if when is None:
+            self._fed = now = self.now()
+        else:  # waited in a polled socket: it counts from its arrival
+            now = when if when > self._fed else self._fed
+            self._fed = now
         msg: Message | None = None
         try:
             # a status heartbeat signed with the current keys is read without a Message;
@@ -304,11 +336,11 @@ class Daemon:
             if hb is None:
                 msg = self._verify(data)
         except WireError as exc:
-            if self.rejects.note(source, exc.reason, self.now()):
+            if self.rejects.note(source, exc.reason, now):
                 log.warning("rejected packet from %s on %s: %s", source, link, exc)
             return
         except Exception as exc:  # a decoder bug: drop the packet, keep the node alive
-            if self.rejects.note(source, RejectReason.DECODER_BUG, self.now()):
+            if self.rejects.note(source, RejectReason.DECODER_BUG, now):
                 log.error("packet from %s on %s dropped: the decoder failed on it (%r); "
                           "please report this as a hapulse bug", source, link, exc)
             return
@@ -316,16 +348,16 @@ class Daemon:
         if src is not None and src.lower() == self.config.node.lower():
             return  # our own broadcast/multicast looped back
         if src is None or not self.node.knows(src):  # signed with our key, yet a stranger
-            if self.rejects.note(source, RejectReason.UNKNOWN_NODE, self.now()):
+            if self.rejects.note(source, RejectReason.UNKNOWN_NODE, now):
                 log.warning("message from node %s (%s on %s) dropped: it is not in ha.cf's "
                             "node list; add `node %s` to ha.cf if it belongs", src, source,
                             link, src)
             return
         if msg is not None:
-            self._dispatch(self.node.receive(msg, link, self.now()))
+            self._dispatch(self.node.receive(msg, link, now))
             return
         assert hb is not None
-        actions = self.node.receive_status(hb, link, self.now())
+        actions = self.node.receive_status(hb, link, now)
         if actions:
             self._dispatch(actions)
         # else: a heartbeat that changed nothing but the peer's and the link's last-heard
@@ -473,6 +505,8 @@ class Daemon:
             deadline = min(deadline, rejects)
         if self.pinger is not None:
             deadline = min(deadline, self._next_ping)
+        if self._polled:
+            deadline = min(deadline, self._next_read)
         if self._timer is not None and self._armed_at is not None and \
                 self._armed_at <= deadline:
             return  # the armed timer comes first; it schedules the next one
@@ -485,7 +519,12 @@ class Daemon:
 
     def _on_timer(self) -> None:
         self._timer = self._armed_at = None
-        now = self.now()
+        if self._polled:  # what arrived first, with its arrival times; then the deadlines
+            for t in self._polled:
+                t.drain()
+            assert self._read_period is not None
+            self._next_read = self.now() + self._read_period
+        self._fed = now = self.now()
         if self.pinger is not None and now >= self._next_ping:
             self.pinger.send()
             self._next_ping = now + self.node.settings.timers.keepalive
@@ -555,6 +594,8 @@ class Daemon:
         self.node.set_clock_offset(_clock_offset())
         self._dispatch(self.node.reconfigure(NodeSettings.from_config(config),
                                              plan.groups_changed, now))
+        self._choose_reading()
+        self._schedule()
         self._checks.clear()  # monitors: added, removed, changed ones apply now
         self._monitor_do(self.monitors.configure(*_monitor_config(config), self.now()))
         self._monitor_tick()

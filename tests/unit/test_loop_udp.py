@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 from hapulse.config import Medium
 from hapulse.transports import udp
@@ -51,8 +52,8 @@ def test_one_readable_socket_drains_the_others() -> None:
         got: dict[str, list[bytes]] = {"a": [], "b": []}
         ts = [UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=p), p)
               for p in ports]
-        await ts[0].start(lambda data, source: got["a"].append(data))
-        await ts[1].start(lambda data, source: got["b"].append(data))
+        await ts[0].start(lambda data, source, when=None: got["a"].append(data))
+        await ts[1].start(lambda data, source, when=None: got["b"].append(data))
         try:
             send(ports[0], [HEARTBEAT + b"1"])
             send(ports[1], [HEARTBEAT + b"2"])
@@ -75,7 +76,7 @@ def test_a_turn_reads_at_most_a_batch_per_socket() -> None:
         port = free_port()
         got: list[bytes] = []
         t = UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=port), port)
-        await t.start(lambda data, source: got.append(data))
+        await t.start(lambda data, source, when=None: got.append(data))
         try:
             send(port, [HEARTBEAT] * (udp.BATCH + 5))
             wait_queued(port)
@@ -95,7 +96,7 @@ def test_kernel_drops_are_read_with_the_counters() -> None:
     async def go() -> tuple[int, int, int]:
         port = free_port()
         t = UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=port), port)
-        await t.start(lambda data, source: None)
+        await t.start(lambda data, source, when=None: None)
         try:
             before = t.counters.kernel_drops
             send(port, [b"garbage, not a heartbeat"] * 3)  # the filter drops these
@@ -107,3 +108,49 @@ def test_kernel_drops_are_read_with_the_counters() -> None:
     before, after, closed = asyncio.run(go())
     assert after - before == 3
     assert closed == after
+
+
+def test_read_period_polls_only_when_heartbeats_outnumber_the_reads() -> None:
+    assert udp.read_period(1.0, peers=1, media=1) is None  # the seed: read on readiness
+    assert udp.read_period(0.1, peers=1, media=1) is None  # 10 a second: a wake-up each
+    assert udp.read_period(0.01, peers=1, media=2) == 0.01  # the fastest: with each send
+    assert udp.read_period(1.0, peers=99, media=1) == udp.POLL_MAX  # 100 nodes
+    assert udp.read_period(0.25, peers=15, media=1) == udp.POLL_MAX  # 16 nodes at 250 ms
+    assert udp.read_period(0.05, peers=1, media=1) == 0.05  # one per period: polled
+    assert udp.read_period(0.0, peers=1, media=1) is None
+    assert udp.read_period(1.0, peers=0, media=1) is None  # alone
+
+
+def test_a_polled_socket_wakes_nobody_and_drain_gives_the_arrival_time() -> None:
+    async def go() -> tuple[list[tuple[bytes, float | None]], float, float, bool]:
+        port = free_port()
+        got: list[tuple[bytes, float | None]] = []
+        t = UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=port), port)
+        await t.start(lambda data, source, when=None: got.append((data, when)))
+        t.set_polled(True)
+        loop = asyncio.get_running_loop()
+        try:
+            registered = loop._selector.get_map().get(t._rx.fileno()) is not None  # type: ignore[attr-defined, union-attr]
+            sent = time.monotonic()
+            send(port, [HEARTBEAT + b"1", HEARTBEAT + b"2"])
+            wait_queued(port)
+            for _ in range(3):  # turns of the loop: a reader, were there one, would run
+                await asyncio.sleep(0)
+            assert got == []
+            time.sleep(0.05)  # the datagrams wait in the socket: the age under test
+            read = time.monotonic()
+            t.drain()
+            t.set_polled(False)  # back to readiness: the reader is registered again
+            back = loop._selector.get_map().get(t._rx.fileno()) is not None  # type: ignore[attr-defined, union-attr]
+            assert back
+            return got, sent, read, registered
+        finally:
+            await t.close()
+
+    got, sent, read, registered = asyncio.run(go())
+    assert not registered
+    assert [d for d, _ in got] == [HEARTBEAT + b"1", HEARTBEAT + b"2"]
+    for _, when in got:
+        assert when is not None
+        # stamped on arrival (the kernel's clock, within 20 ms of the send), not on reading
+        assert sent - 0.02 <= when <= sent + 0.02 < read - 0.02

@@ -185,7 +185,7 @@ def test_transport_reads_heartbeat_and_writes_like_heartbeat(pty: Pty) -> None:
     async def scenario() -> tuple[list[tuple[bytes, str]], bytes, SerialTransport]:
         t = SerialTransport(Medium("serial", device=pty.device, baud=19200))
         got: list[tuple[bytes, str]] = []
-        await t.start(lambda data, link: got.append((data, link)))
+        await t.start(lambda data, link, when=None: got.append((data, link)))
         try:
             os.write(pty.master, b"\x00garbage\n" + DATA[:1000])  # a cut in mid-frame
             os.write(pty.master, DATA[1000:])
@@ -217,7 +217,7 @@ def test_transport_survives_the_other_end_going_away(pty: Pty) -> None:
     """A closed pty reads EIO forever: the transport backs off instead of spinning."""
     async def scenario() -> SerialTransport:
         t = SerialTransport(Medium("serial", device=pty.device))
-        await t.start(lambda data, link: None)
+        await t.start(lambda data, link, when=None: None)
         try:
             os.close(pty.master)
             await _wait(lambda: t.counters.errors >= 1)
@@ -234,7 +234,7 @@ def test_transport_survives_the_other_end_going_away(pty: Pty) -> None:
 def test_send_of_something_not_a_message_is_counted_not_raised(pty: Pty) -> None:
     async def scenario() -> SerialTransport:
         t = SerialTransport(Medium("serial", device=pty.device))
-        await t.start(lambda data, link: None)
+        await t.start(lambda data, link, when=None: None)
         try:
             t.send(b"not a packet")
         finally:

@@ -43,7 +43,7 @@ def receive(media: Sequence[Medium], port: int,
         got: list[bytes] = []
         done = asyncio.Event()
 
-        def on_packet(data: bytes, source: str) -> None:
+        def on_packet(data: bytes, source: str, when: float | None = None) -> None:
             got.append(data)
             if data == marker:
                 done.set()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-OnPacket = Callable[[bytes, str], None]
-"""Called with each datagram (or serial frame) and where it came from."""
+
+class OnPacket(Protocol):
+    """Called with each datagram (or serial frame), where it came from, and when it
+    arrived on the monotonic clock (None: now; a polled socket's datagrams waited)."""
+
+    def __call__(self, data: bytes, source: str, when: float | None = None) -> None: ...
 
 
 @dataclass
