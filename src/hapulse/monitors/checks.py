@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -153,9 +152,13 @@ class HttpCheck:
         tls = u.scheme == "https"
         port = u.port or (443 if tls else 80)
         path = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        context = None
+        if tls:  # TLS only for an https check: no daemon carries OpenSSL's ssl module unasked
+            import ssl
+
+            context = ssl.create_default_context()
         try:
-            reader, writer = await asyncio.open_connection(
-                host, port, ssl=ssl.create_default_context() if tls else None)
+            reader, writer = await asyncio.open_connection(host, port, ssl=context)
         except OSError as exc:
             return False, f"{self.what}: {exc.strerror or exc}"
         try:

@@ -18,6 +18,7 @@ from hapulse.config.ipaddr_arg import (
     parse_ipaddr_arg,
 )
 from hapulse.resources.agent import LogFn, Result
+from hapulse.resources.netlink import iproute_class
 
 if TYPE_CHECKING:  # pyroute2's netlink objects (the library has no type hints)
     from pyroute2 import IPRoute
@@ -139,9 +140,7 @@ class IPaddr:
 
         Returns the placement, why not, and whether the address was already there.
         """
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
+        with iproute_class()() as ipr:
             here = self._present(ipr)
             if here:  # announce it again from where it is
                 index, prefixlen = here[0]
@@ -198,18 +197,14 @@ class IPaddr:
                          f"{self.address} on {place.ifname}")
 
     def _delete(self) -> bool:
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
+        with iproute_class()() as ipr:
             for index, prefixlen in self._present(ipr):
                 with contextlib.suppress(Exception):
                     ipr.addr("del", index=index, address=self.address, prefixlen=prefixlen)
             return not self._present(ipr)
 
     def _here(self) -> bool:
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
+        with iproute_class()() as ipr:
             return bool(self._present(ipr))
 
     async def stop(self) -> Result:
