@@ -620,6 +620,31 @@ def test_one_acknowledgement_per_ten_messages_at_the_peers_trigger_residue() -> 
     assert 31 <= got[-1] <= 40
 
 
+def test_no_acknowledgements_to_a_peer_that_announced_itself_as_hapulse() -> None:
+    """hapulse reads no NS_ackmsg; on a broadcast medium every node would read each one.
+    A peer is taken for hapulse once its resource announcement carries `hp_held`, until
+    it restarts (it may come back as Heartbeat: acknowledged again)."""
+    m = member()
+    got: list[int] = []
+    for s in range(1, 11):
+        got += acks(m.receive(msg(seq=s), "eth1", float(s)))
+    assert len(got) == 1  # a Heartbeat peer, or one not yet known: acknowledged
+    heartbeat_resource = msg(t="resource", seq=11, extra=[("rsc_hold", "all")])
+    got = acks(m.receive(heartbeat_resource, "eth1", 11.0))
+    for s in range(12, 31):
+        got += acks(m.receive(msg(seq=s), "eth1", float(s)))
+    assert len(got) == 2  # Heartbeat's own resource message says nothing of hapulse
+    m.receive(msg(t="resource", seq=31, extra=[("rsc_hold", "all"), ("hp_held", "")]),
+              "eth1", 31.0)
+    got = []
+    for s in range(32, 72):
+        got += acks(m.receive(msg(seq=s), "eth1", float(s)))
+    assert got == []
+    for s in range(1, 21):  # a new generation: Heartbeat, perhaps
+        got += acks(m.receive(msg(seq=s, hg=6, ts=2000 + s), "eth1", 100.0 + s))
+    assert len(got) == 2
+
+
 def test_no_acknowledgement_past_a_gap_until_it_is_filled() -> None:
     m = member()
     for s in range(1, 6):

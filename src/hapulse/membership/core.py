@@ -8,7 +8,11 @@ Unix time in hex (``ts``), retransmission requests (``NS_rexmit``) for gaps
 in a peer's sequence, answered from a bounded history, and acknowledgements
 (``NS_ackmsg``) as Heartbeat sends them: a Heartbeat peer keeps every
 message in its history until acknowledged, and logs an error on every
-message once that history is half full.
+message once that history is half full. A peer that has shown it runs
+hapulse (its resource announcement carries ``hp_held``) gets none: hapulse
+keeps a bounded history and reads no acknowledgement, and on a broadcast
+medium each one reaches every node, N x (N - 1) / 10 a keepalive, ten times
+the heartbeats at 100 nodes.
 
 A peer is ``init`` until heard, then takes the status it announces (``up``,
 ``active``), and becomes ``dead`` after deadtime without a fresh packet on
@@ -104,6 +108,7 @@ class Peer:
     added: float = 0.0  # when it joined the node list (its initdead counts from then)
     intervals: dict[str, Intervals] = field(default_factory=dict)  # link -> its intervals
     late: int = 0  # fresh packets that came later than warntime after the previous one
+    hapulse: bool = False  # announced as hapulse since its generation began: no acks to it
 
 
 @dataclass(frozen=True)
@@ -329,6 +334,7 @@ class Membership:
                 out.append(Log(_INFO, f"node {p.name} restarted: generation {p.generation} "
                                       f"-> {hg}"))
             p.high_seq, p.seen, p.missing, p.acked = 0, {}, {}, 0
+            p.hapulse = False  # it may have come back as Heartbeat (a rolling migration)
         if hg is not None:
             p.generation = hg
         p.last_ts = max(p.last_ts, ts)
@@ -362,6 +368,8 @@ class Membership:
             return out
 
         mtype = msg.get("t")
+        if mtype == "resource" and msg.get("hp_held") is not None:
+            p.hapulse = True
         if mtype == "status":
             self._announced(p, msg.get("st"), out)
         elif p.status in (NodeState.DEAD, NodeState.INIT):
@@ -465,7 +473,9 @@ class Membership:
     def _acknowledge(self, p: Peer, now: float) -> list[MembershipAction]:
         """NS_ackmsg as Heartbeat sends it: for the highest sequence number received with
         none missing below it, rounded down to this peer's trigger residue (mod ACK_DIV),
-        once per ACK_DIV messages."""
+        once per ACK_DIV messages. None to a hapulse peer: it does not read them."""
+        if p.hapulse:
+            return []
         contiguous = min(p.missing) - 1 if p.missing else p.high_seq
         trigger = zlib.crc32(p.name.lower().encode()) % ACK_DIV
         ack = contiguous - (contiguous - trigger) % ACK_DIV
