@@ -520,10 +520,12 @@ class Daemon:
     def _on_timer(self) -> None:
         self._timer = self._armed_at = None
         if self._polled:  # what arrived first, with its arrival times; then the deadlines
+            emptied = True
             for t in self._polled:
-                t.drain()
+                emptied = t.drain() and emptied
             assert self._read_period is not None
-            self._next_read = self.now() + self._read_period
+            # a socket left full (a flood) is read again at once, after this tick
+            self._next_read = self.now() + (self._read_period if emptied else 0.0)
         self._fed = now = self.now()
         if self.pinger is not None and now >= self._next_ping:
             self.pinger.send()

@@ -154,3 +154,23 @@ def test_a_polled_socket_wakes_nobody_and_drain_gives_the_arrival_time() -> None
         assert when is not None
         # stamped on arrival (the kernel's clock, within 20 ms of the send), not on reading
         assert sent - 0.02 <= when <= sent + 0.02 < read - 0.02
+
+
+def test_a_polled_drain_reads_past_a_batch_up_to_its_limit() -> None:
+    async def go() -> tuple[bool, int, bool, int]:
+        port = free_port()
+        got: list[bytes] = []
+        t = UdpTransport(Medium("ucast", interface="lo", address="127.0.0.1", port=port), port)
+        await t.start(lambda data, source, when=None: got.append(data))
+        t.set_polled(True)
+        try:
+            send(port, [HEARTBEAT] * (udp.BATCH + 5))
+            wait_queued(port)
+            first = t.drain(limit=udp.BATCH)  # stopped at its limit: more waits
+            n = len(got)
+            rest = t.drain()  # a daemon that got no CPU for a while reads it all at once
+            return first, n, rest, len(got)
+        finally:
+            await t.close()
+
+    assert asyncio.run(go()) == (False, udp.BATCH, True, udp.BATCH + 5)

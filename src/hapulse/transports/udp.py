@@ -183,6 +183,10 @@ def read_period(keepalive: float, peers: int, media: int) -> float | None:
 _UCAST: list[UdpTransport] = []  # the ucast transports of this process, for their peer set
 _RECEIVING: list[UdpTransport] = []  # the started transports of this process, drained together
 BATCH = 64  # datagrams read per socket per turn of the loop: a flood cannot starve the timer
+# datagrams read per polled socket per wake-up: all a full receive buffer holds, so nobody
+# is judged silent while their heartbeat still waits unread (a daemon that got no CPU for
+# seconds reads it all, each with its arrival time), yet a flood cannot hold the loop
+DRAIN_MAX = 8192
 
 
 def _ifaddr(iface: str, request: int) -> str | None:
@@ -344,24 +348,25 @@ class UdpTransport:
             counters.bytes_in += len(data)
             on_packet(data, f"{addr}:{port}")
 
-    def drain(self) -> None:
+    def drain(self, limit: int = DRAIN_MAX) -> bool:
         """Read what waited (polled mode), each datagram with its arrival time on the
-        monotonic clock: the kernel's stamp, never later than now."""
+        monotonic clock: the kernel's stamp, never later than now. False: `limit`
+        datagrams were read and more may wait."""
         rx, on_packet, counters = self._rx, self._on_packet, self._counters
         if rx is None or on_packet is None:
-            return
+            return True
         own = self._local_addrs if self.kind != "ucast" else ()
         recvmsg, unpack = rx.recvmsg, _TIMESPEC.unpack
         mono = time.monotonic()
         offset = time.time() - mono  # the kernel stamps on the wall clock
-        for _ in range(BATCH):
+        for _ in range(limit):
             try:
                 data, ancillary, _flags, (addr, port) = recvmsg(65535, _ANCILLARY)
             except (BlockingIOError, InterruptedError):
-                return
+                return True
             except OSError:
                 counters.errors += 1
-                return
+                return True
             if addr in own:
                 continue
             when = mono
@@ -372,6 +377,7 @@ class UdpTransport:
             counters.packets_in += 1
             counters.bytes_in += len(data)
             on_packet(data, f"{addr}:{port}", when)
+        return False
 
     def send(self, data: bytes) -> None:
         if self._tx is None or self._dest is None:
