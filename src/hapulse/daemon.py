@@ -519,7 +519,11 @@ class Daemon:
 
     def _on_timer(self) -> None:
         self._timer = self._armed_at = None
-        if self._polled:  # what arrived first, with its arrival times; then the deadlines
+        if self._polled:
+            # our heartbeat first: a daemon that got no CPU for a while (a loaded machine)
+            # tells the peers it lives before it reads its backlog; then what arrived, with
+            # its arrival times; then the deadlines, judged with everything read
+            self._dispatch(self.node.beat(self.now()))
             emptied = True
             for t in self._polled:
                 emptied = t.drain() and emptied

@@ -150,6 +150,11 @@ class Node:
         """A verified status heartbeat read by the wire's fast path (as :meth:`receive`)."""
         return self._membership_out(self.membership.receive_status(hb, link, now), now)
 
+    def beat(self, now: float) -> list[NodeAction]:
+        """This node's heartbeat if due, nothing else: what a daemon behind on its input
+        sends before reading it (then `tick` judges, with everything read)."""
+        return self._membership_out(self.membership.beat(now), now)
+
     def tick(self, now: float) -> list[NodeAction]:
         """Timers: heartbeats due, peers silent past warntime/deadtime, waits over."""
         out = self._membership_out(self.membership.tick(now), now)

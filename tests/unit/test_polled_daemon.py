@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from factories import solo_daemon, solo_ha_cf
@@ -81,3 +83,46 @@ def test_the_reading_follows_the_timers_and_a_reload(tmp_path: Path) -> None:
     assert asyncio.run(go()) == [(0.01, True, False),  # 10 ms: polled, no reader
                                  (None, False, True),  # the seed's 1 s: on readiness
                                  (0.01, True, False)]  # and back
+
+
+class _Backlog:
+    """A polled medium with heartbeats waiting: records what the daemon does, in order."""
+
+    kind, link = "ucast", "lo"
+
+    def __init__(self, daemon_packets: list[bytes], order: list[str]) -> None:
+        self.packets, self.order = daemon_packets, order
+        self.on_packet: Callable[..., None] | None = None
+
+    def drain(self) -> bool:
+        assert self.on_packet is not None
+        for p in self.packets:
+            self.order.append("read")
+            self.on_packet(p, "127.0.0.2:694", time.monotonic() - 0.005)
+        self.packets = []
+        return True
+
+    def send(self, data: bytes) -> None:
+        self.order.append("send")
+
+
+def test_a_daemon_behind_on_its_input_sends_its_heartbeat_before_reading_it(
+        tmp_path: Path) -> None:
+    async def go() -> list[str]:
+        d = solo_daemon(tmp_path, hacf=FAST)
+        loop = asyncio.get_running_loop()
+        d._loop, d._done = loop, loop.create_future()
+        order: list[str] = []
+        medium = _Backlog(peer_heartbeats(50), order)
+        medium.on_packet = d._packet_handler("lo")
+        d.transports = [medium]  # type: ignore[list-item]
+        d._polled, d._read_period = [medium], 0.01  # type: ignore[list-item]
+        d._on_timer()
+        if d._timer is not None:
+            d._timer.cancel()
+        d._done.set_result(None)
+        return order
+
+    order = asyncio.run(go())
+    assert order[0] == "send"  # alive first ...
+    assert order.count("read") == 50  # ... then the backlog, all of it

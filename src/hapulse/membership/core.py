@@ -248,15 +248,21 @@ class Membership:
     def _dead_after(self, p: Peer) -> float:
         return self.timers.deadtime if p.heard is not None else self.timers.initdead
 
+    def beat(self, now: float) -> list[MembershipAction]:
+        """This node's status heartbeat, if one is due; nothing judged (see `tick`)."""
+        if now < self.next_heartbeat:
+            return []
+        self._now = max(self._now, now)
+        out: list[MembershipAction] = [Send(self.heartbeat(now))]
+        self.next_heartbeat += self.timers.keepalive
+        if self.next_heartbeat <= now:  # fell behind (a stalled loop): no burst
+            self.next_heartbeat = now + self.timers.keepalive
+        return out
+
     def tick(self, now: float) -> list[MembershipAction]:
+        out = self.beat(now)
         self._now = now
-        out: list[MembershipAction] = []
         t = self.timers
-        if now >= self.next_heartbeat:
-            out.append(Send(self.heartbeat(now)))
-            self.next_heartbeat += t.keepalive
-            if self.next_heartbeat <= now:  # fell behind (a stalled loop): no burst
-                self.next_heartbeat = now + t.keepalive
         for p in self.peers.values():
             for link, st in p.links.items():
                 heard = p.link_heard.get(link)

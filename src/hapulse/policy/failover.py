@@ -95,6 +95,15 @@ HANDOVER_WAIT = 5.0  # seconds a peer has to take a group handed to it, else it 
 # so one serves every peer that asked). Without it N nodes starting together send
 # ~N^3 announcements (each of N-1 peers coming alive -> a hello -> N-1 answers).
 ANNOUNCE_GAP = 0.1
+# ... and a bigger cluster waits longer: every announcement reaches every node, so the
+# cluster's announcements per second stay under 1 / ANNOUNCE_GAP_PER_PEER while peers
+# come and go (100 nodes: one each per second at most, 100 a second in all, not 1,000)
+ANNOUNCE_GAP_PER_PEER = 0.01
+
+
+def announce_gap(peers: int) -> float:
+    """Seconds between two hellos or answers of one node in a cluster of `peers` + 1."""
+    return max(ANNOUNCE_GAP, ANNOUNCE_GAP_PER_PEER * peers)
 _STOPPED, _STARTING, _RUNNING = GroupState.STOPPED, GroupState.STARTING, GroupState.RUNNING
 _STOPPING, _FAILED = GroupState.STOPPING, GroupState.FAILED
 _INFO, _ERROR, _CRIT = LogLevel.INFO, LogLevel.ERROR, LogLevel.CRITICAL
@@ -141,16 +150,17 @@ class PolicyView:
 
 @dataclass
 class _Debounce:
-    """Hellos and answers to them, at most one per ANNOUNCE_GAP (leading and trailing)."""
+    """Hellos and answers to them, at most one per `gap` (leading and trailing)."""
 
     last: float = -1e9  # when the last one went out
     due: float | None = None  # when the one asked for since may go
     hello: bool = False  # ... and whether it asks the peers to answer
+    gap: float = ANNOUNCE_GAP  # announce_gap(peers), set with the node list
 
     def ask(self, now: float, hello: bool = False) -> None:
         self.hello = self.hello or hello
         if self.due is None:
-            self.due = max(now, self.last + ANNOUNCE_GAP)
+            self.due = max(now, self.last + self.gap)
 
     def take(self, now: float) -> bool | None:
         """None: nothing to send now; else send one, a hello when `True`."""
@@ -202,6 +212,7 @@ class Policy:
     def set_nodes(self, nodes: Sequence[str]) -> None:
         keep = {n for n in nodes if not self._is_local(n)}
         self.peers = {n: self._peer(n) or PeerInfo() for n in keep}
+        self._debounce.gap = announce_gap(len(self.peers))
 
     def set_groups(self, groups: Mapping[str, str], changed: Iterable[str]) -> list[PolicyAction]:
         """New haresources groups: added ones may start, removed or `changed` ones held
