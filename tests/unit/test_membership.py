@@ -610,14 +610,18 @@ def test_next_deadline_is_the_earliest_timer() -> None:
 def test_one_acknowledgement_per_ten_messages_at_the_peers_trigger_residue() -> None:
     """A Heartbeat peer keeps its messages until acknowledged; hapulse acknowledges as
     Heartbeat does: the highest sequence number received with none missing below it,
-    rounded down to a fixed residue mod 10, once per ten messages."""
+    rounded down to a fixed residue mod 10, once per ten messages (from the peer's
+    second ten: its first ten may bring a hapulse peer's hello, which ends them)."""
     m = member()
     got: list[int] = []
     for s in range(1, 41):
         got += acks(m.receive(msg(seq=s), "eth1", float(s)))
-    assert len(got) == 4 and len({a % ACK_DIV for a in got}) == 1
+    assert len(got) >= 3 and len({a % ACK_DIV for a in got}) == 1
     assert got == sorted(got) and all(b - a == ACK_DIV for a, b in zip(got, got[1:], strict=False))
     assert 31 <= got[-1] <= 40
+    m = member()
+    assert [a for s in range(1, 11) for a in acks(m.receive(msg(seq=s), "eth1", float(s)))] \
+        == []  # none before ten messages were taken from the peer
 
 
 def test_no_acknowledgements_to_a_peer_that_announced_itself_as_hapulse() -> None:
@@ -626,33 +630,34 @@ def test_no_acknowledgements_to_a_peer_that_announced_itself_as_hapulse() -> Non
     it restarts (it may come back as Heartbeat: acknowledged again)."""
     m = member()
     got: list[int] = []
-    for s in range(1, 11):
+    for s in range(1, 21):
         got += acks(m.receive(msg(seq=s), "eth1", float(s)))
-    assert len(got) == 1  # a Heartbeat peer, or one not yet known: acknowledged
-    heartbeat_resource = msg(t="resource", seq=11, extra=[("rsc_hold", "all")])
-    got = acks(m.receive(heartbeat_resource, "eth1", 11.0))
-    for s in range(12, 31):
+    assert len(got) >= 1  # a Heartbeat peer, or one not yet known: acknowledged
+    heartbeat_resource = msg(t="resource", seq=21, extra=[("rsc_hold", "all")])
+    got = acks(m.receive(heartbeat_resource, "eth1", 21.0))
+    for s in range(22, 41):
         got += acks(m.receive(msg(seq=s), "eth1", float(s)))
     assert len(got) == 2  # Heartbeat's own resource message says nothing of hapulse
-    m.receive(msg(t="resource", seq=31, extra=[("rsc_hold", "all"), ("hp_held", "")]),
-              "eth1", 31.0)
+    m.receive(msg(t="resource", seq=41, extra=[("rsc_hold", "all"), ("hp_held", "")]),
+              "eth1", 41.0)
     got = []
-    for s in range(32, 72):
+    for s in range(42, 82):
         got += acks(m.receive(msg(seq=s), "eth1", float(s)))
     assert got == []
-    for s in range(1, 21):  # a new generation: Heartbeat, perhaps
+    for s in range(1, 31):  # a new generation: Heartbeat, perhaps
         got += acks(m.receive(msg(seq=s, hg=6, ts=2000 + s), "eth1", 100.0 + s))
-    assert len(got) == 2
+    assert len(got) >= 2
 
 
 def test_no_acknowledgement_past_a_gap_until_it_is_filled() -> None:
     m = member()
-    for s in range(1, 6):
+    for s in range(1, 26):
         m.receive(msg(seq=s), "eth1", float(s))
     before = m.peers["f802"].acked
+    assert 16 <= before <= 25
     got: list[int] = []
-    for s in range(7, 30):  # 6 lost
+    for s in range(27, 50):  # 26 lost
         got += acks(m.receive(msg(seq=s), "eth1", float(s)))
     assert got == [] and m.peers["f802"].acked == before
-    filled = acks(m.receive(msg(seq=6), "eth1", 31.0))  # the retransmission arrives
-    assert len(filled) == 1 and 20 <= filled[0] <= 29
+    filled = acks(m.receive(msg(seq=26), "eth1", 51.0))  # the retransmission arrives
+    assert len(filled) == 1 and 40 <= filled[0] <= 49

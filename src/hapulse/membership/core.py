@@ -109,6 +109,7 @@ class Peer:
     intervals: dict[str, Intervals] = field(default_factory=dict)  # link -> its intervals
     late: int = 0  # fresh packets that came later than warntime after the previous one
     hapulse: bool = False  # announced as hapulse since its generation began: no acks to it
+    taken: int = 0  # sequenced messages taken from it in this generation (acks wait for 10)
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,7 @@ class Membership:
                                       f"-> {hg}"))
             p.high_seq, p.seen, p.missing, p.acked = 0, {}, {}, 0
             p.hapulse = False  # it may have come back as Heartbeat (a rolling migration)
+            p.taken = 0
         if hg is not None:
             p.generation = hg
         p.last_ts = max(p.last_ts, ts)
@@ -431,6 +433,7 @@ class Membership:
         if seq in p.seen:
             return False
         p.seen[seq] = now
+        p.taken += 1
         p.missing.pop(seq, None)
         if seq > p.high_seq:
             if p.high_seq and seq > p.high_seq + 1:
@@ -479,13 +482,16 @@ class Membership:
     def _acknowledge(self, p: Peer, now: float) -> list[MembershipAction]:
         """NS_ackmsg as Heartbeat sends it: for the highest sequence number received with
         none missing below it, rounded down to this peer's trigger residue (mod ACK_DIV),
-        once per ACK_DIV messages. None to a hapulse peer: it does not read them."""
+        once per ACK_DIV messages, once ACK_DIV were taken. None to a hapulse peer: it
+        does not read them."""
         if p.hapulse:
             return []
         contiguous = min(p.missing) - 1 if p.missing else p.high_seq
         trigger = zlib.crc32(p.name.lower().encode()) % ACK_DIV
         ack = contiguous - (contiguous - trigger) % ACK_DIV
-        if ack <= p.acked or ack <= 0:
+        # none before ACK_DIV of its messages were taken here: a hapulse peer's hello
+        # (hp_held) comes among them, and a Heartbeat peer keeps far more in its history
+        if ack <= p.acked or ack <= 0 or p.taken <= ACK_DIV:
             return []
         p.acked = ack
         msg = Message.from_pairs([("t", "NS_ackmsg"), ("dest", p.name), ("ackseq", f"{ack:x}")])
