@@ -174,6 +174,7 @@ class Daemon:
         self._read_period: float | None = None
         self._next_read = 0.0
         self._fed = 0.0  # the latest time fed to the node: arrival stamps never go back
+        self._draining = False  # reading polled sockets: the timer is re-armed after
         self._stopping = False
         self._done: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -417,7 +418,8 @@ class Daemon:
                     self._finish_shutdown()
                 case _:
                     assert_never(a)
-        self._schedule()
+        if not self._draining:  # a polled drain schedules once, after its last packet
+            self._schedule()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -525,8 +527,12 @@ class Daemon:
             # its arrival times; then the deadlines, judged with everything read
             self._dispatch(self.node.beat(self.now()))
             emptied = True
-            for t in self._polled:
-                emptied = t.drain() and emptied
+            self._draining = True
+            try:
+                for t in self._polled:
+                    emptied = t.drain() and emptied
+            finally:
+                self._draining = False
             assert self._read_period is not None
             # a socket left full (a flood) is read again at once, after this tick
             self._next_read = self.now() + (self._read_period if emptied else 0.0)

@@ -116,6 +116,7 @@ class Node:
     def __init__(self, settings: NodeSettings, generation: int, uuid: bytes, now: float,
                  clock_offset: float = 0.0) -> None:
         self.settings = settings
+        self._known: tuple[NodeSettings | None, frozenset[str]] = (None, frozenset())
         self.membership = Membership(settings.local, settings.nodes, settings.links,
                                      settings.timers, generation, uuid, now, clock_offset)
         self.policy = Policy(settings.local, settings.nodes, dict(settings.groups),
@@ -235,8 +236,11 @@ class Node:
 
     def knows(self, node: str) -> bool:
         """Is `node` in the cluster's node list (this node included)?"""
-        return node.lower() == self.settings.local.lower() or node.lower() in {
-            n.lower() for n in self.settings.nodes}
+        settings = self.settings
+        if self._known[0] is not settings:  # built once per configuration, not per packet
+            self._known = (settings, frozenset(n.lower() for n in (settings.local,
+                                                                   *settings.nodes)))
+        return node.lower() in self._known[1]
 
     def set_clock_offset(self, offset: float) -> None:
         """Unix time minus the monotonic clock, for `ts` (the edge keeps it current)."""

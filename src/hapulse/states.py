@@ -19,7 +19,7 @@ class NodeState(StrEnum):
 
     @property
     def alive(self) -> bool:
-        return self in (NodeState.UP, NodeState.ACTIVE)
+        return self is NodeState.ACTIVE or self is NodeState.UP  # identity: hot in big clusters
 
 
 class LinkState(StrEnum):
