@@ -529,8 +529,9 @@ class Daemon:
             emptied = True
             self._draining = True
             try:
-                for t in self._polled:
-                    emptied = t.drain() and emptied
+                with self.node.batch():  # decided once, by the tick below
+                    for t in self._polled:
+                        emptied = t.drain() and emptied
             finally:
                 self._draining = False
             assert self._read_period is not None

@@ -17,7 +17,8 @@ both drive this one object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -150,6 +151,16 @@ class Node:
     def receive_status(self, hb: StatusHeartbeat, link: str, now: float) -> list[NodeAction]:
         """A verified status heartbeat read by the wire's fast path (as :meth:`receive`)."""
         return self._membership_out(self.membership.receive_status(hb, link, now), now)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Messages and status changes fed within are decided on once, by the next `tick`
+        (the edge's polled read: a batch of packets, then the tick, in one wake-up)."""
+        self.policy.batching = True
+        try:
+            yield
+        finally:
+            self.policy.batching = False
 
     def beat(self, now: float) -> list[NodeAction]:
         """This node's heartbeat if due, nothing else: what a daemon behind on its input

@@ -166,6 +166,18 @@ def test_takeover_of_a_dead_peers_groups() -> None:
     assert f"node f802 is dead; it held {DB}" in logs(out)
 
 
+def test_a_batch_is_decided_once_by_the_tick_that_follows() -> None:
+    """The edge's polled read feeds a batch, then ticks: the takeover the death calls for
+    comes from that tick, and exactly once (nothing decided per message)."""
+    p = settled_with_peer(peer_holds=[DB])
+    p.batching = True
+    out = p.on_node_status("f802", DEAD, 20.0)
+    assert acquired(out) == []
+    p.batching = False
+    assert acquired(p.tick(20.001)) == [DB]
+    assert acquired(p.tick(20.002)) == []
+
+
 @pytest.mark.parametrize("mode", ["on", "legacy"])
 def test_auto_failback_gives_the_group_back_to_its_preferred_node(mode: str) -> None:
     p = running_alone(auto_failback=mode)

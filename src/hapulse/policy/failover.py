@@ -204,6 +204,10 @@ class Policy:
         self._blocked: set[str] = set()  # groups whose takeover a guard holds back (logged)
         self._contested: set[tuple[str, str]] = set()  # (peer, group) split brains seen
         self.shutting_down = False
+        # True while the edge feeds a batch of messages (a polled read): each one is taken
+        # in, and the decision made once, by the `tick` that follows the batch (deciding
+        # per message walks every peer: O(N) each, O(N^2) a second in a big cluster)
+        self.batching = False
         self._debounce = _Debounce()
         self.set_nodes(nodes)
         self.set_groups(groups, changed=())
@@ -524,7 +528,8 @@ class Policy:
                               if n.lower() != node.lower()}
             if lost:
                 out.append(Log(_INFO, f"node {node} is dead; it held {', '.join(lost)}"))
-        out.extend(self.decide(now))
+        if not self.batching:
+            out.extend(self.decide(now))
         return out
 
     def on_message(self, msg: Message, node: str, now: float) -> list[PolicyAction]:
@@ -577,7 +582,8 @@ class Policy:
             out.extend(self.decide(now))
             out.extend(self._standby_progress(now))
             return out
-        out.extend(self.decide(now))
+        if not self.batching:
+            out.extend(self.decide(now))
         return out
 
     def on_resource_done(self, group_id: str, op: GroupOp, ok: bool, now: float,
