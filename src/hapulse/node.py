@@ -42,6 +42,7 @@ from hapulse.config import Config
 from hapulse.membership import Membership, NodeView, Timers
 from hapulse.membership.ping import PingNodeState, PingNodeStatus, PingTracker
 from hapulse.policy import Policy, PolicyView
+from hapulse.policy import iprequest as ipr
 from hapulse.policy.ipfail import (
     T_ABORT_GIVEUP,
     T_APICLISTAT,
@@ -144,11 +145,29 @@ class Node:
     # ---- inputs ---------------------------------------------------------------
     def receive(self, msg: Message, link: str, now: float) -> list[NodeAction]:
         """A verified message from a medium."""
-        return self._membership_out(self.membership.receive(msg, link, now), now)
+        out = self._membership_out(self.membership.receive(msg, link, now), now)
+        src = msg.get("src") or ""
+        if self._note_to_itself(msg, src, now):
+            out.extend(self._policy_out(self.policy.on_message(msg, src, now), now))
+        return out
 
     def receive_status(self, hb: StatusHeartbeat, link: str, now: float) -> list[NodeAction]:
         """A verified status heartbeat read by the wire's fast path (as :meth:`receive`)."""
         return self._membership_out(self.membership.receive_status(hb, link, now), now)
+
+    def _note_to_itself(self, msg: Message, src: str, now: float) -> bool:
+        """A fresh ``ip-request-resp`` a Heartbeat node addressed to itself: it starts a
+        group without asking (req_resource under HA_DONTASK, see
+        :mod:`hapulse.policy.iprequest`). Membership delivers only what is addressed to
+        this node, as Heartbeat does; the policy must hear this one (the group may run
+        here). Fresh: membership took its sequence number just now (not a duplicate, not
+        a replay)."""
+        if msg.get("t") != ipr.T_RESPONSE or (msg.get("dest") or "").lower() != src.lower():
+            return False
+        peer = self.membership.peers.get(src.lower())
+        seq = msg.get_int("seq")
+        return peer is not None and peer.status.alive and seq is not None \
+            and peer.seen.get(seq) == now
 
     def tick(self, now: float) -> list[NodeAction]:
         """Timers: heartbeats due, peers silent past warntime/deadtime, waits over."""
