@@ -56,7 +56,7 @@ from hapulse.policy.ipfail import (
     join_message,
 )
 from hapulse.resources.stonith import device_for
-from hapulse.states import GroupOp, GroupState, LinkState, LogLevel
+from hapulse.states import GroupOp, GroupState, LinkState, LogLevel, NodeState
 from hapulse.transports.ping import ping_targets
 from hapulse.wire.fastpath import StatusHeartbeat
 from hapulse.wire.message import Message
@@ -145,7 +145,8 @@ class Node:
     # ---- inputs ---------------------------------------------------------------
     def receive(self, msg: Message, link: str, now: float) -> list[NodeAction]:
         """A verified message from a medium."""
-        out = self._membership_out(self.membership.receive(msg, link, now), now)
+        out = self._membership_out(self._greeted(self.membership.receive(msg, link, now), now),
+                                   now)
         src = msg.get("src") or ""
         if self._note_to_itself(msg, src, now):
             out.extend(self._policy_out(self.policy.on_message(msg, src, now), now))
@@ -153,7 +154,25 @@ class Node:
 
     def receive_status(self, hb: StatusHeartbeat, link: str, now: float) -> list[NodeAction]:
         """A verified status heartbeat read by the wire's fast path (as :meth:`receive`)."""
-        return self._membership_out(self.membership.receive_status(hb, link, now), now)
+        return self._membership_out(
+            self._greeted(self.membership.receive_status(hb, link, now), now), now)
+
+    def _greeted(self, actions: list[MembershipAction], now: float) -> list[MembershipAction]:
+        """A Heartbeat node starting hears a status heartbeat from this node first.
+
+        Heartbeat counts the nodes it will share its groups with once, when its
+        communication comes up, and only those whose *status* reads `active`; but any
+        packet from a node (an acknowledgement, a hello) makes it "heard from", and that
+        can bring communication up at once. A peer heard only by such packets counts as
+        absent: under `auto_failback legacy` Heartbeat then starts its groups without
+        asking (req_resource's HA_DONTASK) while this node still runs them. A starting
+        Heartbeat says `init` in its first heartbeat (hapulse starts at `up`): then a
+        heartbeat goes out at once, ahead of the acknowledgement and the hello its
+        messages call for.
+        """
+        if any(isinstance(a, NodeStatus) and a.new is NodeState.INIT for a in actions):
+            return [Send(self.membership.heartbeat(now)), *actions]
+        return actions
 
     def _note_to_itself(self, msg: Message, src: str, now: float) -> bool:
         """A fresh ``ip-request-resp`` a Heartbeat node addressed to itself: it starts a

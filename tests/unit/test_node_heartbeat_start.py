@@ -13,8 +13,9 @@ hapulse ran it: seen in the lab once in five runs, the packets in this order:
     f801 ip-request-resp dest=f801 ipaddr=192.168.1.118 weown=yes ok=OK
     f802 status st=active                                    (too late)
 
-hapulse releases a group a Heartbeat node starts unasked (its ip-request-resp to
-itself, which membership does not deliver: it is addressed to that node)."""
+hapulse now answers a starting peer's `init` with a status heartbeat first, and
+releases a group a Heartbeat node starts unasked (its ip-request-resp to itself, which
+membership does not deliver: it is addressed to that node)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from hapulse.actions import NodeAction, Release, Send
 from hapulse.membership import Timers
 from hapulse.node import Node, NodeSettings
 from hapulse.states import GroupOp
+from hapulse.wire.fastpath import StatusHeartbeat
 from hapulse.wire.message import Message
 
 WEB = "192.168.1.118"
@@ -57,6 +59,33 @@ def status(seq: int, st: str) -> Message:
 
 def sent_types(out: Sequence[NodeAction]) -> list[str]:
     return [a.msg.get("t") or "" for a in out if isinstance(a, Send)]
+
+
+def test_a_starting_heartbeat_hears_a_status_before_any_other_packet() -> None:
+    n = holding_f801s_group()
+    out: list[NodeAction] = []
+    for seq, st in ((1, "init"), (2, "up"), (3, "up")):
+        out += n.receive(status(seq, st), "eth1", 5.0 + seq / 1000)
+    types = sent_types(out)
+    assert "NS_ackmsg" in types and "resource" in types  # what Heartbeat heard first
+    assert types[0] == "status"
+    first = next(a.msg for a in out if isinstance(a, Send))
+    assert first["st"] == "active" and first["src"] == "f802"
+
+
+def test_the_fast_path_greets_too() -> None:
+    n = holding_f801s_group()
+    out = n.receive_status(StatusHeartbeat("f801", "init", 1, GEN, 1001, b"uuid-f801"),
+                           "eth1", 5.0)
+    assert sent_types(out)[:1] == ["status"]
+
+
+def test_a_peer_already_known_is_not_greeted_again() -> None:
+    n = holding_f801s_group()
+    n.receive(status(1, "init"), "eth1", 5.0)
+    n.receive(status(2, "up"), "eth1", 5.001)
+    out = n.receive(status(3, "active"), "eth1", 5.2)
+    assert "status" not in sent_types(out)
 
 
 def test_a_group_heartbeat_starts_unasked_is_released() -> None:
