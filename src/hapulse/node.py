@@ -43,6 +43,7 @@ from hapulse.config import Config
 from hapulse.membership import Membership, NodeView, Timers
 from hapulse.membership.ping import PingNodeState, PingNodeStatus, PingTracker
 from hapulse.policy import Policy, PolicyView
+from hapulse.policy import iprequest as ipr
 from hapulse.policy.ipfail import (
     T_ABORT_GIVEUP,
     T_APICLISTAT,
@@ -56,7 +57,7 @@ from hapulse.policy.ipfail import (
     join_message,
 )
 from hapulse.resources.stonith import device_for
-from hapulse.states import GroupOp, GroupState, LinkState, LogLevel
+from hapulse.states import GroupOp, GroupState, LinkState, LogLevel, NodeState
 from hapulse.transports.ping import ping_targets
 from hapulse.wire.fastpath import StatusHeartbeat
 from hapulse.wire.message import Message
@@ -146,11 +147,48 @@ class Node:
     # ---- inputs ---------------------------------------------------------------
     def receive(self, msg: Message, link: str, now: float) -> list[NodeAction]:
         """A verified message from a medium."""
-        return self._membership_out(self.membership.receive(msg, link, now), now)
+        out = self._membership_out(self._greeted(self.membership.receive(msg, link, now), now),
+                                   now)
+        src = msg.get("src") or ""
+        if self._note_to_itself(msg, src, now):
+            out.extend(self._policy_out(self.policy.on_message(msg, src, now), now))
+        return out
 
     def receive_status(self, hb: StatusHeartbeat, link: str, now: float) -> list[NodeAction]:
         """A verified status heartbeat read by the wire's fast path (as :meth:`receive`)."""
-        return self._membership_out(self.membership.receive_status(hb, link, now), now)
+        return self._membership_out(
+            self._greeted(self.membership.receive_status(hb, link, now), now), now)
+
+    def _greeted(self, actions: list[MembershipAction], now: float) -> list[MembershipAction]:
+        """A Heartbeat node starting hears a status heartbeat from this node first.
+
+        Heartbeat counts the nodes it will share its groups with once, when its
+        communication comes up, and only those whose *status* reads `active`; but any
+        packet from a node (an acknowledgement, a hello) makes it "heard from", and that
+        can bring communication up at once. A peer heard only by such packets counts as
+        absent: under `auto_failback legacy` Heartbeat then starts its groups without
+        asking (req_resource's HA_DONTASK) while this node still runs them. A starting
+        Heartbeat says `init` in its first heartbeat (hapulse starts at `up`): then a
+        heartbeat goes out at once, ahead of the acknowledgement and the hello its
+        messages call for.
+        """
+        if any(isinstance(a, NodeStatus) and a.new is NodeState.INIT for a in actions):
+            return [Send(self.membership.heartbeat(now)), *actions]
+        return actions
+
+    def _note_to_itself(self, msg: Message, src: str, now: float) -> bool:
+        """A fresh ``ip-request-resp`` a Heartbeat node addressed to itself: it starts a
+        group without asking (req_resource under HA_DONTASK, see
+        :mod:`hapulse.policy.iprequest`). Membership delivers only what is addressed to
+        this node, as Heartbeat does; the policy must hear this one (the group may run
+        here). Fresh: membership took its sequence number just now (not a duplicate, not
+        a replay)."""
+        if msg.get("t") != ipr.T_RESPONSE or (msg.get("dest") or "").lower() != src.lower():
+            return False
+        peer = self.membership.peers.get(src.lower())
+        seq = msg.get_int("seq")
+        return peer is not None and peer.status.alive and seq is not None \
+            and peer.seen.get(seq) == now
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -192,6 +192,9 @@ class Policy:
         self.ip_answer: dict[str, str] = {}
         self.ip_asked: dict[str, ipr.Asked] = {}
         self.ip_granted: set[str] = set()
+        # groups a Heartbeat node started without asking while they were starting here:
+        # released once started (group -> that node)
+        self.ip_yield: dict[str, str] = {}
         self.retiring: set[str] = set()  # groups gone from haresources, being released
         self.banned: set[str] = set()  # groups this node may not take (monitors; cleanup)
         self.split_brains = 0
@@ -526,6 +529,7 @@ class Policy:
             self._contested = {c for c in self._contested if c[0] != node}
             self.ip_answer = {g: n for g, n in self.ip_answer.items()
                               if n.lower() != node.lower()}
+            self.ip_yield = {g: n for g, n in self.ip_yield.items() if n.lower() != node.lower()}
             if lost:
                 out.append(Log(_INFO, f"node {node} is dead; it held {', '.join(lost)}"))
         if not self.batching:
@@ -566,6 +570,8 @@ class Policy:
             out.extend(self._give(wanted & self.held(), why=f"takeover by {node}"))
         elif t == ipr.T_REQUEST and not p.hapulse:
             out.extend(self._ip_request(msg.get("ipaddr") or "", node))
+        elif not p.hapulse and (unasked := ipr.taken_unasked(msg, node)) is not None:
+            out.extend(self._taken_unasked(unasked, node))
         elif t == ipr.T_RESPONSE and self._is_local(msg.get("dest") or ""):
             gid = msg.get("ipaddr") or ""
             if gid in self.ip_asked:
@@ -596,7 +602,8 @@ class Policy:
             if ok:
                 self.state[group_id] = _RUNNING
                 self.contested.pop(group_id, None)
-                if group_id in self.ip_answer:  # asked for while it was starting
+                # asked for, or started by a Heartbeat node, while it was starting here
+                if group_id in self.ip_answer or group_id in self.ip_yield:
                     self.state[group_id] = _STOPPING
                     out.append(Release(group_id))
             elif contested:
@@ -612,6 +619,7 @@ class Policy:
                 self.state[group_id] = _STOPPED
         elif ok:
             self.state[group_id] = _STOPPED
+            self.ip_yield.pop(group_id, None)
             if group_id in self.giving:
                 self.released_at[group_id] = now
             if group_id in self.ip_answer:
@@ -619,6 +627,7 @@ class Policy:
                                                     weown=True)))
         else:
             self.state[group_id] = _FAILED
+            self.ip_yield.pop(group_id, None)
             if group_id in self.ip_answer:
                 out.append(SendCluster(ipr.response(self.ip_answer.pop(group_id), group_id,
                                                     weown=True, ok=False)))
@@ -719,6 +728,28 @@ class Policy:
                                           "failed here and it may still run; not given"),
                     SendCluster(ipr.response(node, gid, weown=True, ok=False))]
         return [SendCluster(ipr.response(node, gid, weown=False))]
+
+    def _taken_unasked(self, gid: str, node: str) -> list[PolicyAction]:
+        """A Heartbeat node starts `gid` without asking (req_resource under HA_DONTASK:
+        it counted no live peer when its communication came up). Nothing would ever make
+        it give the group back (a Heartbeat peer holding it would not even notice: two
+        holders for good), so this node releases it at once and that node keeps it: under
+        legacy the preferred node, the one that takes its groups on its return."""
+        st = self.state.get(gid)
+        if st not in (_RUNNING, _STARTING, _FAILED):
+            return []  # not held here (or its stop is already under way)
+        why = (f"{node} starts {gid} without asking (its ip-request-resp to itself: it "
+               "counted no live peer when it started)")
+        if st is _FAILED:
+            return [Log(_CRIT, f"{why}; its stop failed here and it may still run here too: "
+                               "stop it here by hand")]
+        out: list[PolicyAction] = [Log(LogLevel.WARNING, f"{why}; releasing it here")]
+        if st is _RUNNING:
+            self.state[gid] = _STOPPING
+            out.append(Release(gid))
+        else:
+            self.ip_yield[gid] = node  # released once its start is over
+        return out
 
     def _ask_heartbeat_first(self, gid: str, now: float, out: list[PolicyAction]) -> bool:
         """Under legacy, a group preferred here is asked for (ip-request) while a live

@@ -8,6 +8,18 @@ answers ``t=ip-request-resp``, ``dest=ASKER``, ``ipaddr=GROUP``,
 ``weown=yes|no``, ``ok=OK``; the asker takes the group on ``ok=OK``
 (``rc.d/ip-request-resp``). Alone in the cluster it does not ask.
 
+"Alone" is Heartbeat's count, taken once, when its communication comes up
+(``req_our_resources``): peers whose status reads ``active`` at that moment.
+A peer it has heard only by other messages (an acknowledgement, a resource
+message) counts as absent, and ``req_resource`` then runs with
+``HA_DONTASK``: it broadcasts the answer to itself, ``t=ip-request-resp``,
+``dest=ITSELF``, ``weown=yes``, ``ok=OK``, and its own ``rc.d/ip-request-resp``
+starts the group at once, whoever holds it (under ``auto_failback on|off`` it
+always does so, once its resource exchange found the group free). That
+message is the only word a legacy Heartbeat node says about it
+(:func:`taken_unasked`): hapulse, holding the group, gives it up at once, as
+a Heartbeat node that started a group never gives it back unasked.
+
 hapulse answers a Heartbeat node's request that way, and asks a live
 Heartbeat peer before taking a group it prefers. A peer that never answers:
 asked ASK_TRIES times, ASK_WAIT apart, then the group is taken with a
@@ -37,6 +49,16 @@ def response(asker: str, group_id: str, weown: bool, ok: bool = True) -> Message
     return Message.from_pairs([("t", T_RESPONSE), ("dest", asker), ("ipaddr", group_id),
                                ("weown", "yes" if weown else "no"),
                                ("ok", "OK" if ok else "FAILED")])
+
+
+def taken_unasked(msg: Message, sender: str) -> str | None:
+    """The group `sender` (a Heartbeat node) starts without asking: its ``ip-request-resp``
+    addressed to itself with ``ok=OK`` (req_resource under ``HA_DONTASK``); else None.
+    (A holder's answer never goes to itself: rc.d/ip-request ignores its own requests.)"""
+    if msg.get("t") != T_RESPONSE or (msg.get("dest") or "").lower() != sender.lower() \
+            or msg.get("ok") != "OK":
+        return None
+    return msg.get("ipaddr") or None
 
 
 @dataclass
