@@ -222,6 +222,7 @@ class Daemon:
         for t in self.transports:
             await t.start(self._packet_handler(t.link))
             log.info("%s: %s medium on %s ready", cfg.node, t.kind, t.link)
+        self.node.media_up(self.now())  # initdead from now, however long the start took
         self._choose_reading()
         await self.control.start()
         self.feed.start()

@@ -190,6 +190,10 @@ class Node:
         return peer is not None and peer.status.alive and seq is not None \
             and peer.seen.get(seq) == now
 
+    def media_up(self, now: float) -> None:
+        """The edge's media are ready: initdead counts from now for peers never heard."""
+        self.membership.media_up(now)
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Messages and status changes fed within are decided on once, by the next `tick`

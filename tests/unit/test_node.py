@@ -257,3 +257,17 @@ def test_settings_from_config(tmp_path: Path) -> None:
     assert s.timers == Timers(keepalive=0.5, deadtime=2.0, warntime=1.5, initdead=4.0)
     assert s.groups == ((WEB, "f801"), ("10.0.0.50", "f802"))
     assert s.auto_failback == "off"
+
+
+def test_initdead_counts_from_when_the_media_are_up() -> None:
+    """A daemon that took seconds to start (a loaded machine) gives a peer never heard its
+    whole initdead from when it can hear it, not from when the node object was built."""
+    n = Node(NodeSettings(local="f802", nodes=("f801", "f802"), links=("eth1",),
+                          timers=Timers(keepalive=1.0, deadtime=10.0, warntime=5.0,
+                                        initdead=4.0), groups=(), auto_failback="legacy"),
+             generation=1, uuid=b"u" * 16, now=0.0)
+    n.media_up(5.0)  # 5 s to get the media up
+    n.tick(8.9)
+    before = n.membership.peers["f801"].status
+    n.tick(9.1)
+    assert (before, n.membership.peers["f801"].status) == (NodeState.INIT, NodeState.DEAD)

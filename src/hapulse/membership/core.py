@@ -185,6 +185,11 @@ class Membership:
             self.links, LinkState.DEAD), added=added) for key, name in wanted.items()}
         return removed
 
+    def media_up(self, now: float) -> None:
+        """The media are ready: a peer never heard has initdead from now (a start that
+        took seconds on a loaded machine does not eat into it)."""
+        self.started = max(self.started, now)
+
     def set_timers(self, timers: Timers, now: float) -> None:
         """New timers take effect at once: the next heartbeat within the new keepalive."""
         self.timers = timers
