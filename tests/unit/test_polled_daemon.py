@@ -126,3 +126,32 @@ def test_a_daemon_behind_on_its_input_sends_its_heartbeat_before_reading_it(
     order = asyncio.run(go())
     assert order[0] == "send"  # alive first ...
     assert order.count("read") == 50  # ... then the backlog, all of it
+
+
+def test_a_polled_wake_up_arms_the_timer_once_from_what_the_drain_left(
+        tmp_path: Path) -> None:
+    """Armed after the beat, before the drain, the timer kept a peer's deadline the drain
+    was about to move, and the loop woke up again for nothing: twice per keepalive."""
+    async def go() -> tuple[float | None, float]:
+        d = solo_daemon(tmp_path, hacf=FAST)
+        loop = asyncio.get_running_loop()
+        d._loop, d._done = loop, loop.create_future()
+        beats = peer_heartbeats(2)
+        d._on_packet(beats[0], "127.0.0.2:694", "lo", time.monotonic() - 0.015)
+        if d._timer is not None:  # armed at the peer's warntime, 5 ms from now
+            d._timer.cancel()
+            d._timer = d._armed_at = None
+        medium = _Backlog([beats[1]], [])  # its next heartbeat waits in the socket
+        medium.on_packet = d._packet_handler("lo")
+        d.transports = [medium]  # type: ignore[list-item]
+        d._polled, d._read_period = [medium], 0.01  # type: ignore[list-item]
+        d._on_timer()
+        armed = d._armed_at
+        due = min(d.node.next_deadline(d.now()), d._next_read)
+        if d._timer is not None:
+            d._timer.cancel()
+        d._done.set_result(None)
+        return armed, due
+
+    armed, due = asyncio.run(go())
+    assert armed is not None and armed >= due - 1e-6
