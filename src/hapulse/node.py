@@ -114,11 +114,16 @@ class NodeSnapshot:
     ping: tuple[tuple[str, PingNodeState], ...]  # ping nodes and their status
 
 
+def _names(settings: NodeSettings) -> frozenset[str]:
+    """The cluster's node names, lower-cased: built once per configuration, not per packet."""
+    return frozenset(n.lower() for n in (settings.local, *settings.nodes))
+
+
 class Node:
     def __init__(self, settings: NodeSettings, generation: int, uuid: bytes, now: float,
                  clock_offset: float = 0.0) -> None:
         self.settings = settings
-        self._known: tuple[NodeSettings | None, frozenset[str]] = (None, frozenset())
+        self._known = _names(settings)
         self.membership = Membership(settings.local, settings.nodes, settings.links,
                                      settings.timers, generation, uuid, now, clock_offset)
         self.policy = Policy(settings.local, settings.nodes, dict(settings.groups),
@@ -272,6 +277,7 @@ class Node:
         """
         assert settings.local == self.settings.local and settings.links == self.settings.links
         self.settings = settings
+        self._known = _names(settings)
         self.membership.set_timers(settings.timers, now)
         self.membership.set_nodes(settings.nodes, now)
         self.policy.auto_failback = settings.auto_failback
@@ -289,11 +295,7 @@ class Node:
 
     def knows(self, node: str) -> bool:
         """Is `node` in the cluster's node list (this node included)?"""
-        settings = self.settings
-        if self._known[0] is not settings:  # built once per configuration, not per packet
-            self._known = (settings, frozenset(n.lower() for n in (settings.local,
-                                                                   *settings.nodes)))
-        return node.lower() in self._known[1]
+        return node.lower() in self._known
 
     def set_clock_offset(self, offset: float) -> None:
         """Unix time minus the monotonic clock, for `ts` (the edge keeps it current)."""

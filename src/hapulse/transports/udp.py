@@ -275,10 +275,6 @@ class UdpTransport:
         _RECEIVING.append(self)
         self._set_reader()
 
-    @property
-    def polled(self) -> bool:
-        return self._polled
-
     def set_polled(self, polled: bool) -> None:
         """Polled: the daemon calls drain(); else a reader wakes on each datagram."""
         self._polled = polled
