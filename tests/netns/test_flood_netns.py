@@ -11,6 +11,7 @@ filter: the decoder rejects them), half random bytes (the kernel filter drops th
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 import time
@@ -28,7 +29,6 @@ from hapulse.lab.nodes import HapulseNode, seed_files, served_by, web_node
 pytestmark = pytest.mark.netns
 
 FLOOD_SECONDS = 30.0
-
 
 
 @dataclass(frozen=True)
@@ -117,5 +117,11 @@ def test_a_random_source_port_flood_stays_in_the_log_budget_and_changes_nothing(
     other = [ln for ln in lines if ln not in rexmit]
     assert len(other) <= result.seconds + 10 + 5, "\n".join(other[:40])
     assert len(new.encode()) <= 64 * 1024  # a bounded log, not 233 MB
-    assert "Late heartbeat" not in new and "dead" not in new.lower()
+    assert "dead" not in new.lower()
+    # a flood the machine cannot read as fast as it comes fills the socket's queue, and the
+    # kernel drops what arrives then, heartbeats included: a run of lost heartbeats longer
+    # than warntime is warned about (what warntime is for), never taken for a death
+    late = [int(m) for m in re.findall(r"Late heartbeat: Node f801: interval (\d+) ms", new)]
+    assert len(late) <= result.seconds / 5, late
+    assert all(ms < 2000 for ms in late), late  # under deadtime: no death came near
     assert served_by(client, timeout=3) == "f801"
