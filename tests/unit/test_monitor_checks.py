@@ -1,11 +1,14 @@
 """hapulse.monitors.checks without root: lsb/ocf scripts in tmp_path, http and tcp against
-loopback servers, a hung script killed with its process group at the timeout."""
+loopback servers (https with a certificate made here), a hung script killed with its process
+group at the timeout."""
 
 from __future__ import annotations
 
 import asyncio
 import http.server
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,6 +135,57 @@ def test_http_expected_status(web: int) -> None:
     assert r.result == "failed" and "status 503, expected 200" in r.reason
     r = asyncio.run(run_check(HttpCheck(f"http://127.0.0.1:{web}/down", 503), 2.0))
     assert r.result == "ok"
+
+
+@pytest.fixture
+def tls_web(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """An https server on 127.0.0.1 with a self-signed certificate (port, certificate)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], capture_output=True, check=True,
+                   timeout=60)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200 if self.path == "/" else 503)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_is_checked_with_the_system_trust(tls_web: tuple[int, Path],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    port, cert = tls_web
+    r = asyncio.run(run_check(HttpCheck(f"https://127.0.0.1:{port}/"), 5.0))
+    assert r.result == "failed" and "CERTIFICATE_VERIFY_FAILED" in r.reason, r
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default trust: this one
+    r = asyncio.run(run_check(HttpCheck(f"https://127.0.0.1:{port}/"), 5.0))
+    assert (r.result, r.reason) == ("ok", "status 200")
+    r = asyncio.run(run_check(HttpCheck(f"https://127.0.0.1:{port}/down"), 5.0))
+    assert r.result == "failed" and "status 503, expected 200" in r.reason
+
+
+def test_an_https_server_that_never_answers_times_out() -> None:
+    with socket.socket() as s:  # accepts (the kernel's backlog), never starts TLS
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        r = asyncio.run(run_check(HttpCheck(f"https://127.0.0.1:{s.getsockname()[1]}/",
+                                            timeout=0.3), 0.3))
+    assert r.result == "timeout"
 
 
 def closed_port() -> int:

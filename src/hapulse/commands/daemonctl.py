@@ -90,6 +90,10 @@ def _start_error(exc: OSError, args: argparse.Namespace) -> UserError:
 
 
 def run_start(args: argparse.Namespace) -> int:
+    if args.foreground:  # the daemon: OpenSSL stays out unless a feature asks for it
+        from hapulse.lean import without_openssl
+
+        without_openssl()
     from hapulse.daemon import run_foreground
 
     pid = _running(args)

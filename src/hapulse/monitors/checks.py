@@ -14,7 +14,10 @@ blocks the event loop:
 - ``ipaddr``: the native IPaddr's own netlink status (the address still here),
   in a worker thread.
 - ``http``: a GET with asyncio streams (HTTP/1.0, ``Connection: close``); ok
-  when the status is the one expected. ``tcp``: a connect to host:port.
+  when the status is the one expected. An ``https`` URL is fetched with
+  ``http.client`` in a worker thread, its socket bounded by the check's timeout:
+  the daemon's ``asyncio`` runs without TLS (:mod:`hapulse.lean`).
+  ``tcp``: a connect to host:port.
 
 :func:`make_check` picks the check for a monitor: its ``kind``, or when none is
 written the check of the resource's agent (as :func:`hapulse.resources.make_agent`
@@ -138,9 +141,10 @@ class AddressCheck:
 class HttpCheck:
     """GET `url`: ok when the answer's status is `expect`."""
 
-    def __init__(self, url: str, expect: int = 200) -> None:
+    def __init__(self, url: str, expect: int = 200, timeout: float = 10.0) -> None:
         self.url = url
         self.expect = expect
+        self.timeout = timeout
 
     @property
     def what(self) -> str:
@@ -152,13 +156,10 @@ class HttpCheck:
         tls = u.scheme == "https"
         port = u.port or (443 if tls else 80)
         path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        context = None
-        if tls:  # TLS only for an https check: no daemon carries OpenSSL's ssl module unasked
-            import ssl
-
-            context = ssl.create_default_context()
+        if tls:
+            return await asyncio.to_thread(self._get_tls, host, port, path)
         try:
-            reader, writer = await asyncio.open_connection(host, port, ssl=context)
+            reader, writer = await asyncio.open_connection(host, port)
         except OSError as exc:
             return False, f"{self.what}: {exc.strerror or exc}"
         try:
@@ -178,10 +179,29 @@ class HttpCheck:
         words = line.split()
         if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
             return False, f"{self.what}: not an HTTP answer: {line[:80]!r}"
-        status = int(words[1])
+        return self._judge(int(words[1]))
+
+    def _judge(self, status: int) -> tuple[bool, str]:
         if status != self.expect:
             return False, f"{self.what}: status {status}, expected {self.expect}"
         return True, f"status {status}"
+
+    def _get_tls(self, host: str, port: int, path: str) -> tuple[bool, str]:
+        """The https GET, blocking (a worker thread): OpenSSL is loaded on the first."""
+        import http.client
+        import ssl
+
+        conn = http.client.HTTPSConnection(host, port, timeout=self.timeout,
+                                           context=ssl.create_default_context())
+        try:
+            conn.request("GET", path, headers={"User-Agent": "hapulse-monitor",
+                                               "Connection": "close"})
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException) as exc:
+            return False, f"{self.what}: {getattr(exc, 'strerror', None) or exc}"
+        finally:
+            conn.close()
+        return self._judge(status)
 
 
 class TcpCheck:
@@ -225,7 +245,7 @@ def make_check(m: MonitorSettings, spec: ResourceSpec, confdir: Path, log: LogFn
     """The check for monitor `m` of the haresources resource `spec`."""
     if m.kind == "http":
         assert m.url is not None  # the settings' parser requires it
-        return HttpCheck(m.url, m.expect)
+        return HttpCheck(m.url, m.expect, m.timeout)
     if m.kind == "tcp":
         assert m.host is not None and m.port is not None
         return TcpCheck(m.host, m.port)
