@@ -27,6 +27,7 @@ signed or verified heartbeat.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import threading
 import types
@@ -59,7 +60,9 @@ def without_openssl() -> None:
     nothing is done if ``asyncio``, ``ssl`` or ``hashlib`` was imported already."""
     if any(name in sys.modules for name in ("asyncio", "ssl", "hashlib", "_hashlib")):
         return
-    sys.modules["_hashlib"] = None  # type: ignore[assignment]  # hashlib: built-in digests
+    if importlib.util.find_spec("_md5") and importlib.util.find_spec("_sha1"):
+        sys.modules["_hashlib"] = None  # type: ignore[assignment]  # hashlib: built-in digests
+    # else a Python built without them (a FIPS build): OpenSSL's digests stay
     sys.modules["ssl"] = None  # type: ignore[assignment]  # asyncio: no TLS
     try:
         import asyncio  # noqa: F401
