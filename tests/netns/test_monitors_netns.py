@@ -54,8 +54,14 @@ def start_cluster(seed: Lab, toml: str, haresources: str | None = None,
     return nodes[0], nodes[1]
 
 
-def httpd_pid(seed: Lab, name: str) -> int:
-    return int((seed.hosts[name].mounts["/run"] / "test-httpd.pid").read_text().split()[0])
+def httpd_pid(seed: Lab, name: str) -> int | None:
+    """httpd's pid from its pid file; None while there is none (the init script removes it
+    when httpd stops and writes it again when it starts: a restart in progress)."""
+    try:
+        words = (seed.hosts[name].mounts["/run"] / "test-httpd.pid").read_text().split()
+    except FileNotFoundError:
+        return None
+    return int(words[0]) if words and words[0].isdigit() else None
 
 
 def alive(pid: int) -> bool:
@@ -93,9 +99,10 @@ def test_httpd_killed_is_restarted_in_place(seed: Lab) -> None:
     probe.start()
     try:
         old = httpd_pid(seed, "f801")
+        assert old is not None
         os.kill(old, signal.SIGKILL)
         killed = time.monotonic()
-        wait_for(lambda: alive(old) is False and httpd_pid(seed, "f801") != old
+        wait_for(lambda: alive(old) is False and httpd_pid(seed, "f801") not in (old, None)
                  and served_by(seed.hosts["client"]) == "f801", INTERVAL + 10, interval=0.05,
                  what="httpd restarted on f801")
         back = time.monotonic()
@@ -141,7 +148,9 @@ def test_httpd_that_cannot_restart_moves_and_stays_moved_until_cleanup(seed: Lab
     probe = ClientProbe(seed.hosts["client"], interval=0.05, limit=90)
     probe.start()
     try:
-        os.kill(httpd_pid(seed, "f801"), signal.SIGKILL)
+        pid = httpd_pid(seed, "f801")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()
         wait_for(lambda: served_by(seed.hosts["client"]) == "f802", INTERVAL + 15,
                  interval=0.05, what="f802 serves after the failed restart on f801")
