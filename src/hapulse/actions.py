@@ -52,10 +52,14 @@ class Deliver:
 
 @dataclass(frozen=True, slots=True)
 class Log:
-    """One log line, Heartbeat's way: the event, the node, the reason."""
+    """One log line, Heartbeat's way: the event, the node, the reason.
+
+    `churn`: a membership change a storm repeats (a late heartbeat, a death);
+    the daemon writes such lines within a budget (`linebudget.ChurnBudget`)."""
 
     level: LogLevel
     text: str
+    churn: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from hapulse.config import Config, ResourceGroup, hbparameters, load_config
 from hapulse.config.settings import SETTINGS_FILE, HooksSettings, MonitorSettings
 from hapulse.events import EventBus, EventKind
 from hapulse.hooks import HookRunner
+from hapulse.linebudget import ChurnBudget
 from hapulse.logsetup import LOG_FAILURES, setup_logging
 from hapulse.metrics_feed import MetricsFeed
 from hapulse.monitors.checks import Check, make_check, run_check
@@ -139,6 +140,7 @@ class Daemon:
         self.auth = Authenticator.from_authkeys(config.authkeys)
         self._previous_auth: tuple[Authenticator, float] | None = None  # after a key change
         self.rejects = RejectBudget()
+        self.churn = ChurnBudget()  # membership lines in a storm (a starved machine)
         self.node = Node(NodeSettings.from_config(config), identity.generation, identity.uuid,
                          self.now(), _clock_offset())
         self.resources = ResourceManager(config.confdir, log=_resource_log)
@@ -396,15 +398,18 @@ class Daemon:
                         if link is None or t.link == link:
                             t.send(packet)
                 case NodeStatus(node=node, old=old, new=new):
-                    log.info("Status update for node %s: status %s", node, new)
+                    if self.churn.take(self.now()):
+                        log.info("Status update for node %s: status %s", node, new)
                     self.events.publish(EventKind.NODE, node, new, old)
                     if new is NodeState.DEAD:
                         self.counters.deaths += 1
                 case LinkStatus(node=node, link=link, old=old, new=new):
-                    log.info("Link %s:%s %s.", node, link, new)
+                    if self.churn.take(self.now()):
+                        log.info("Link %s:%s %s.", node, link, new)
                     self.events.publish(EventKind.LINK, f"{node}:{link}", new, old)
-                case Log(level=level, text=text):
-                    log.log(_LEVELS[level], "%s", text)
+                case Log(level=level, text=text, churn=churn):
+                    if not churn or self.churn.take(self.now()):
+                        log.log(_LEVELS[level], "%s", text)
                 case Acquire(group_id=gid, takeover=takeover):
                     self._spawn(self._run_group(GroupOp.ACQUIRE, gid, takeover))
                 case Release(group_id=gid):
@@ -506,9 +511,10 @@ class Daemon:
         if self._loop is None or self._done is None or self._done.done():
             return
         deadline = self.node.next_deadline(self.now())
-        rejects = self.rejects.next_deadline()
-        if rejects is not None:
-            deadline = min(deadline, rejects)
+        for budget in (self.rejects, self.churn):
+            due = budget.next_deadline()
+            if due is not None:
+                deadline = min(deadline, due)
         if self.pinger is not None:
             deadline = min(deadline, self._next_ping)
         if self._polled:
@@ -545,9 +551,9 @@ class Daemon:
         if self.pinger is not None and now >= self._next_ping:
             self.pinger.send()
             self._next_ping = now + self.node.settings.timers.keepalive
-        summary = self.rejects.summary(now)
-        if summary is not None:
-            log.warning("%s", summary)
+        for summary in (self.rejects.summary(now), self.churn.summary(now)):
+            if summary is not None:
+                log.warning("%s", summary)
         self._dispatch(self.node.tick(now))
 
     # ---- control ----------------------------------------------------------

@@ -122,7 +122,7 @@ def test_lines_in_any_window_stay_within_the_budget(
                 lines.append(now)
     # every packet is counted, and either logged, summed up, or waiting for its summary
     assert b.total() == packets
-    pending = b._suppressed
+    pending = b.held
     assert packets == logged_packets + summarised + pending
     assert (pending == 0) == (b.next_deadline() is None)
     # in any window of T seconds: at most 2 * burst + rate * T lines

@@ -14,10 +14,9 @@ calls when :meth:`RejectBudget.next_deadline` comes::
     ...
     line = budget.summary(now)   # "suppressed 81234 packets from 5120 sources in the last 10 s"
 
-The summary line takes a token from the same budget: it may run the bucket
-into a debt of at most ``burst`` tokens, and waits (later ``next_deadline``)
-rather than go deeper, so in any window of T seconds the lines written are at
-most ``2 * burst + rate * T``. Memory is bounded: at most
+The bucket is :class:`hapulse.linebudget.LineBudget`: in any window of T
+seconds the lines written, summaries included, are at most
+``2 * burst + rate * T``. Memory is bounded: at most
 ``max_sources`` distinct sources are remembered per summary period.
 """
 
@@ -25,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hapulse.linebudget import BudgetLimits, LineBudget
 from hapulse.wire.errors import RejectReason
 
 
@@ -44,68 +44,38 @@ class RejectLimits:
             raise ValueError(f"invalid reject log limits {self!r}")
 
 
-class RejectBudget:
+class RejectBudget(LineBudget):
     """Counts rejected packets by reason and decides which ones get a log line."""
 
     def __init__(self, limits: RejectLimits | None = None) -> None:
-        self.limits = limits or RejectLimits()
-        self._tokens = float(self.limits.burst)
-        self._refilled: float | None = None  # when _tokens was last brought up to date
+        self.rejects = limits or RejectLimits()
+        super().__init__(BudgetLimits(self.rejects.rate, self.rejects.burst,
+                                      self.rejects.interval))
         self._counts = dict.fromkeys((r.value for r in RejectReason), 0)
-        self._suppressed = 0
         self._sources: set[str] = set()
         self._sources_overflow = False
-        self._since: float | None = None  # start of the period the next summary covers
-
-    # ---- the budget -----------------------------------------------------------
-    def _refill(self, now: float) -> None:
-        if self._refilled is not None and now > self._refilled:
-            self._tokens = min(float(self.limits.burst),
-                               self._tokens + (now - self._refilled) * self.limits.rate)
-        if self._refilled is None or now > self._refilled:
-            self._refilled = now
 
     def note(self, source: str, reason: RejectReason, now: float) -> bool:
         """Count one rejected packet; True when its log line fits in the budget."""
         self._counts[reason.value] += 1
-        self._refill(now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self.take(now):
             return True
-        if self._suppressed == 0:
-            self._since = now
-        self._suppressed += 1
-        if len(self._sources) < self.limits.max_sources:
+        if len(self._sources) < self.rejects.max_sources:
             self._sources.add(source)
         elif source not in self._sources:
             self._sources_overflow = True
         return False
 
-    def next_deadline(self) -> float | None:
-        """When :meth:`summary` has a line to give; None while nothing was suppressed."""
-        if self._suppressed == 0 or self._since is None:
-            return None
-        due = self._since + self.limits.interval
-        floor = 1.0 - self.limits.burst  # the tokens a summary needs: debt stays <= burst
-        if self._tokens < floor and self._refilled is not None:
-            due = max(due, self._refilled + (floor - self._tokens) / self.limits.rate)
-        return due
-
     def summary(self, now: float) -> str | None:
         """The summary line of the suppressed packets once its period is over, else None."""
-        self._refill(now)
-        deadline = self.next_deadline()
-        if deadline is None or now < deadline - 1e-9 or self._since is None:
+        held = self.due(now)
+        if held is None:
             return None
+        count, seconds = held
         sources = f"{len(self._sources)}{'+' if self._sources_overflow else ''}"
-        line = (f"suppressed {self._suppressed} packets from {sources} sources "
-                f"in the last {now - self._since:.0f} s")
-        self._tokens = max(self._tokens - 1.0, -float(self.limits.burst))
-        self._suppressed = 0
         self._sources = set()
         self._sources_overflow = False
-        self._since = None
-        return line
+        return f"suppressed {count} packets from {sources} sources in the last {seconds:.0f} s"
 
     # ---- views ----------------------------------------------------------------
     def counts(self) -> dict[str, int]:
