@@ -9,6 +9,8 @@ import asyncio
 import socket
 import time
 
+import pytest
+
 from hapulse.config import Medium
 from hapulse.transports import udp
 from hapulse.transports.udp import UdpTransport
@@ -114,8 +116,12 @@ def test_read_period_polls_only_when_heartbeats_outnumber_the_reads() -> None:
     assert udp.read_period(1.0, peers=1, media=1) is None  # the seed: read on readiness
     assert udp.read_period(0.1, peers=1, media=1) is None  # 10 a second: a wake-up each
     assert udp.read_period(0.01, peers=1, media=2) == 0.01  # the fastest: with each send
-    assert udp.read_period(1.0, peers=99, media=1) == udp.POLL_MAX  # 100 nodes
-    assert udp.read_period(0.25, peers=15, media=1) == udp.POLL_MAX  # 16 nodes at 250 ms
+    assert udp.read_period(1.0, peers=99, media=1) == pytest.approx(0.2475)  # 100 nodes
+    assert udp.read_period(1.0, peers=24, media=1) == pytest.approx(0.06)  # 25 nodes
+    assert udp.read_period(1.0, peers=19, media=1) is None  # 20 nodes: 19 a second
+    assert udp.read_period(0.25, peers=15, media=1) == pytest.approx(0.15)  # 16 at 250 ms
+    assert udp.read_period(0.25, peers=63, media=1) == 0.25  # 64 at 250 ms: each keepalive
+    assert udp.read_period(2.0, peers=999, media=2) == udp.POLL_MAX  # never longer
     assert udp.read_period(0.05, peers=1, media=1) == 0.05  # one per period: polled
     assert udp.read_period(0.0, peers=1, media=1) is None
     assert udp.read_period(1.0, peers=0, media=1) is None  # alone

@@ -28,14 +28,15 @@ Two ways to read, chosen by the daemon (``read_period``):
   and a non-blocking ``recvfrom`` loop; the reader also drains the process's
   other UDP heartbeat sockets, so a peer's heartbeat sent on two media
   (arriving a few µs apart) costs one turn of the event loop, not two.
-- *polled* (``set_polled(True)``), when heartbeats arrive faster than one per
-  ``POLL_MAX``: no reader; the daemon calls ``drain()`` on each of its timer's
-  wake-ups (its own heartbeat sends, a deadline) and at least every read
-  period. Each datagram comes with the kernel's arrival time
-  (``SO_TIMESTAMPNS``, turned into the monotonic clock), so a heartbeat that
-  waited in the socket counts from when it arrived, not from when it was read:
-  deaths and late heartbeats are judged as precisely as on readiness, for one
-  wake-up per period instead of one per packet.
+- *polled* (``set_polled(True)``), when heartbeats arrive faster than one
+  per read period (50 to 250 ms, longer as they are more): no reader; the
+  daemon calls ``drain()`` on each of its timer's wake-ups (its own
+  heartbeat sends, a deadline) and at least every read period. Each datagram
+  comes with the kernel's arrival time (``SO_TIMESTAMPNS``, turned into the
+  monotonic clock), so a heartbeat that waited in the socket counts from when
+  it arrived, not from when it was read: deaths and late heartbeats are judged
+  as precisely as on readiness, for one wake-up per period instead of one per
+  packet.
 """
 
 from __future__ import annotations
@@ -161,23 +162,32 @@ def kernel_drops(s: socket.socket) -> int | None:
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # == SCM_TIMESTAMPNS on Linux
 _TIMESPEC = struct.Struct("qq")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
-POLL_MAX = 0.05  # s: polled sockets are read at least this often (and each keepalive)
+POLL_MIN = 0.05  # s: the read period of polled sockets while heartbeats are few
+POLL_MAX = 0.25  # s: the longest: no message waits longer to be read
+POLL_RATE = 400.0  # datagrams a second per second of period: the period grows with the rate
 
 
 def read_period(keepalive: float, peers: int, media: int) -> float | None:
     """How often to read the heartbeat sockets, or None to read them on readiness.
 
-    Polled when at least one heartbeat is due per period: `peers` peers each
-    sending on `media` media every `keepalive`, read every min(keepalive,
-    POLL_MAX). Two nodes at the seed's 1 s: on readiness (one wake-up per
-    heartbeat, there are few). Two nodes on two media at 10 ms: polled every
-    10 ms, with the node's own sends (200 heartbeats in, 100 wake-ups, not 300
-    a second). A hundred nodes at 1 s: polled every 50 ms (20 wake-ups for 99
-    heartbeats a second); no message waits longer than POLL_MAX to be read."""
+    `peers` peers each sending on `media` media every `keepalive` make
+    ``rate`` datagrams a second. The period is min(keepalive, rate / POLL_RATE
+    kept within POLL_MIN..POLL_MAX), and the sockets are polled when at least
+    one datagram is due per period. The period grows with the rate because on a
+    busy machine the cost of a datagram is mostly the caches a wake-up finds
+    cold: the first datagram of a wake-up costs ten times the next ones.
+
+    Two nodes at the seed's 1 s: on readiness (few heartbeats, a wake-up each).
+    Two nodes on two media at 10 ms: polled every 10 ms, with the node's own
+    sends (200 heartbeats in, 100 wake-ups, not 300 a second). 25 nodes at
+    1 s: every 60 ms. 100 nodes at 1 s: every 247 ms, 25 datagrams a wake-up
+    (at 50 ms, five: the N-node bench's 100 nodes saturated both CPUs and
+    logged false deaths; at 247 ms, 69% busy and none)."""
     if keepalive <= 0 or peers <= 0 or media <= 0:
         return None
-    period = min(keepalive, POLL_MAX)
-    return period if peers * media * period / keepalive >= 1.0 else None
+    rate = peers * media / keepalive
+    period = min(keepalive, max(POLL_MIN, min(POLL_MAX, rate / POLL_RATE)))
+    return period if rate * period >= 1.0 else None
 
 
 _UCAST: list[UdpTransport] = []  # the ucast transports of this process, for their peer set
