@@ -153,3 +153,41 @@ def test_auto_failback_on_moves_home_off_stays(seed: Lab, failback: str) -> None
         assert served_by(seed) == "f802"
         time.sleep(0.2)
     assert a.status()["groups"][0]["local_state"] == "stopped"  # type: ignore[index]
+
+
+def _rss_kb(node: HapulseNode) -> int:
+    pid = int((node.run_dir / "hapulse.pid").read_text().split()[0])
+    status = open(f"/proc/{pid}/status").read()
+    return int(status.split("VmRSS:")[1].split()[0])
+
+
+def test_switchovers_leave_resident_memory_flat(seed: Lab) -> None:
+    """Twelve planned switchovers (standby, then takeover on f801) after two to warm up:
+    each daemon's resident memory grows by less than 1 MB. Before the daemon collected
+    its cyclic garbage after each operation (pyroute2's, under realtime's raised GC
+    thresholds) it grew by about 260 kB a switchover, 3 MB here."""
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    nodes = []
+    for name in ("f801", "f802"):
+        files = seed_files(name)
+        files["ha.cf"] += "auto_failback on\n"
+        nodes.append(prepare(seed, name, files))
+    a, b = nodes
+    a.start()
+    b.start()
+    wait_for(lambda: served_by(seed) == "f801", 30, interval=0.2, what="f801 serves the VIP")
+
+    def switchover() -> None:
+        for command, to in (("standby", "f802"), ("takeover", "f801")):
+            r = seed.hosts["f801"].run([HAPULSE, command, "--run-dir", str(a.run_dir)])
+            assert r.returncode == 0, r.stderr
+            wait_for(lambda: served_by(seed) == to, 20, interval=0.05, what=f"{command}")
+
+    for _ in range(2):
+        switchover()
+    before = {n.host.name: _rss_kb(n) for n in nodes}
+    for _ in range(12):
+        switchover()
+    grew = {n.host.name: _rss_kb(n) - before[n.host.name] for n in nodes}
+    assert all(kb < 1024 for kb in grew.values()), f"resident memory grew (kB): {grew}"
