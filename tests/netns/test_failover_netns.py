@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -157,7 +158,7 @@ def test_auto_failback_on_moves_home_off_stays(seed: Lab, failback: str) -> None
 
 def _rss_kb(node: HapulseNode) -> int:
     pid = int((node.run_dir / "hapulse.pid").read_text().split()[0])
-    status = open(f"/proc/{pid}/status").read()
+    status = Path(f"/proc/{pid}/status").read_text()
     return int(status.split("VmRSS:")[1].split()[0])
 
 
@@ -182,7 +183,8 @@ def test_switchovers_leave_resident_memory_flat(seed: Lab) -> None:
         for command, to in (("standby", "f802"), ("takeover", "f801")):
             r = seed.hosts["f801"].run([HAPULSE, command, "--run-dir", str(a.run_dir)])
             assert r.returncode == 0, r.stderr
-            wait_for(lambda: served_by(seed) == to, 20, interval=0.05, what=f"{command}")
+            wait_for(lambda to=to: served_by(seed) == to, 20, interval=0.05,  # type: ignore[misc]
+                     what=command)
 
     for _ in range(2):
         switchover()
