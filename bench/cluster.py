@@ -3,10 +3,12 @@ switch (a bridge inside the lab's own namespace), `bcast eth0`, no resources.
 
 Nodes start in batches (each batch's daemons have logged their start before the next
 batch starts), with an initdead long enough for all of them to come up; the cluster is
-up when three nodes (first, middle, last) each see all N active (their logs' `Status
-update` lines, not `hapulse status`, whose Python start-ups would load the CPUs).
+up when three nodes (first, middle, last) each see all N active (their control sockets,
+read from the bench's own process: `hapulse status` would start Python each time and load
+the CPUs measured, and the logs' status lines are within each peer's churn budget).
 Measured from outside: CPU and memory per daemon (/proc), the machine's CPU use
-(/proc/stat), deaths and late heartbeats in the daemons' logs, and the time from
+(/proc/stat), the deaths each daemon counted (`deaths_seen`, by control socket) and
+the late heartbeats in the daemons' logs, and the time from
 killing one node until each survivor logs it dead (its log's millisecond timestamp
 against the kill's wall clock).
 """
@@ -25,11 +27,11 @@ from bench.log import log
 from bench.measure import cpu_seconds, rss_mb
 from hapulse.lab import Lab, wait_for
 from hapulse.lab.nodes import HapulseNode
+from hapulse.runtime import ControlError, control_request
 
 BATCH = 10  # nodes started at once
 MB_PER_NODE = 45  # memory asked of the machine per node before starting (measured: 26-28)
 HEADROOM_MB = 1024
-STATUS_LINE = re.compile(r"Status update for node (\S+): status (\S+)")
 DEAD_LINE = re.compile(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d)\.(\d{3}) \S+: node (\S+): is dead")
 
 
@@ -132,14 +134,26 @@ class Cluster:
         return time.monotonic() - t0
 
     def sees_all_active(self, node: HapulseNode) -> bool:
-        """Whether `node`'s log says every other node is active (the latest `Status
-        update` line of each): read from the log, as a `hapulse status` a second for
-        each watcher (a Python start each, ~0.3 CPU-s) would load the CPUs measured."""
-        latest: dict[str, str] = {}
-        for m in STATUS_LINE.finditer(node.log_text()):
-            latest[m[1]] = m[2]
+        """Whether `node`'s daemon says every other node is active."""
+        try:
+            st = control_request(node.run_dir, "status", timeout=5.0)
+        except (ControlError, OSError):
+            return False
+        seen = {str(n.get("name")): n.get("status") for n in st.get("nodes", [])}
         others = {x.host.name for x in self.nodes} - {node.host.name}
-        return all(latest.get(name) == "active" for name in others)
+        return all(seen.get(name) == "active" for name in others)
+
+    def deaths_seen(self) -> int | None:
+        """Deaths counted by all the daemons since they started (None: one did not say).
+        Exact, where the logs' `is dead` lines are within each peer's churn budget."""
+        total = 0
+        for node in self.nodes:
+            try:
+                st = control_request(node.run_dir, "status", timeout=10.0)
+                total += int(st["counters"]["deaths_seen"])
+            except (ControlError, OSError, KeyError, TypeError, ValueError):
+                return None
+        return total
 
     def wait_active(self, timeout: float) -> bool:
         """Until three nodes (the first, a middle one, the last) each see all N active;
@@ -174,6 +188,7 @@ class Cluster:
         """An idle window: CPU per node (s/min), RSS per node (MB), the machine's CPU use
         (% of all CPUs), and the deaths and late heartbeats logged during it."""
         pids = [node.host.netns_pids() for node in self.nodes]
+        deaths0 = self.deaths_seen()
         offsets = self.log_sizes()
         cpu0 = [cpu_seconds(p) for p in pids]
         busy0, total0 = machine_busy()
@@ -183,13 +198,16 @@ class Cluster:
         busy1, total1 = machine_busy()
         cpu1 = [cpu_seconds(p) for p in pids]
         texts = self.logs_since(offsets)
+        deaths1 = self.deaths_seen()
+        logged = sum(len(DEAD_LINE.findall(t)) for t in texts)
         per_node = [(b - a) * 60 / elapsed for a, b in zip(cpu0, cpu1, strict=True)]
         return {"idle_s": elapsed,
                 "cpu_s_per_min_per_node": statistics.mean(per_node),
                 "cpu_s_per_min_max": max(per_node),
                 "rss_mb": statistics.mean(rss_mb(p) for p in pids),
                 "machine_busy_pct": 100 * (busy1 - busy0) / max(1.0, total1 - total0),
-                "false_deaths": float(sum(len(DEAD_LINE.findall(t)) for t in texts)),
+                "false_deaths": float(logged if deaths0 is None or deaths1 is None
+                                      else max(logged, deaths1 - deaths0)),
                 "late_warnings": float(sum(t.count("Late heartbeat") for t in texts))}
 
     def kill_one(self, timeout: float) -> dict[str, float]:

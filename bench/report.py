@@ -73,7 +73,11 @@ HOW_TO_READ = [
     "**N nodes**: *idle CPU per node* is each daemon's user+system time over the idle "
     "window (/proc/PID/stat), the mean over the nodes and the busiest node; *machine CPU "
     "busy* is all CPUs' non-idle time (/proc/stat) over the same window, 100% being "
-    "every CPU busy, and includes whatever else runs on the machine. *death detected* is "
+    "every CPU busy, and includes whatever else runs on the machine. *deaths idle* are "
+    "the deaths the daemons counted in the window (`deaths_seen`, read on their control "
+    "sockets: exact, where log lines are within each peer's churn budget); *`Late "
+    "heartbeat` lines logged* are log lines, so a storm's count is a lower bound. "
+    "*death detected* is "
     "from the kill (wall clock) to the `node n000: is dead` line of each survivor (its "
     "millisecond timestamp): deadtime minus the time since the victim's last heartbeat "
     "(0 to one keepalive), plus how late each daemon gets the CPU.",
@@ -166,7 +170,7 @@ def _scaling_table(res: Results) -> list[str]:
            "at least). After the idle window one node is killed and every survivor must "
            "log it dead.", "",
            "| nodes | started in (s) | idle CPU per node, s/min (busiest) | machine CPU "
-           "busy (%) | RSS per node (MB) | deaths logged idle | death detected, median "
+           "busy (%) | RSS per node (MB) | deaths idle | death detected, median "
            "(ms) | min-max (ms) | survivors that logged it |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in res.scaling:
@@ -189,7 +193,7 @@ def _hold_table(res: Results) -> list[str]:
            f"comes up and no death is logged in {res.hold_idle:.0f} s idle. Sizes double "
            "from the first tried until one fails (or 100 holds), then the interval is "
            "halved; tried in this order:", "",
-           "| nodes | result | deaths logged idle | `Late heartbeat` lines | machine CPU "
+           "| nodes | result | deaths idle | `Late heartbeat` lines logged | machine CPU "
            "busy (%) | idle CPU per node, s/min (busiest) | RSS per node (MB) |",
            "|---|---|---|---|---|---|---|"]
     for r in res.hold:

@@ -54,12 +54,13 @@ class Deliver:
 class Log:
     """One log line, Heartbeat's way: the event, the node, the reason.
 
-    `churn`: a membership change a storm repeats (a late heartbeat, a death);
-    the daemon writes such lines within a budget (`linebudget.ChurnBudget`)."""
+    `churn`: the peer, when the line reports a membership change a storm repeats
+    (a late heartbeat, a death): the daemon writes such lines within that peer's
+    budget (`linebudget.ChurnBudget`)."""
 
     level: LogLevel
     text: str
-    churn: bool = False
+    churn: str = ""
 
 
 @dataclass(frozen=True, slots=True)

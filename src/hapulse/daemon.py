@@ -401,17 +401,17 @@ class Daemon:
                         if link is None or t.link == link:
                             t.send(packet)
                 case NodeStatus(node=node, old=old, new=new):
-                    if self.churn.take(self.now()):
+                    if self.churn.take(node, self.now()):
                         log.info("Status update for node %s: status %s", node, new)
                     self.events.publish(EventKind.NODE, node, new, old)
                     if new is NodeState.DEAD:
                         self.counters.deaths += 1
                 case LinkStatus(node=node, link=link, old=old, new=new):
-                    if self.churn.take(self.now()):
+                    if self.churn.take(node, self.now()):
                         log.info("Link %s:%s %s.", node, link, new)
                     self.events.publish(EventKind.LINK, f"{node}:{link}", new, old)
                 case Log(level=level, text=text, churn=churn):
-                    if not churn or self.churn.take(self.now()):
+                    if not churn or self.churn.take(churn, self.now()):
                         log.log(_LEVELS[level], "%s", text)
                 case Acquire(group_id=gid, takeover=takeover):
                     self._spawn(self._run_group(GroupOp.ACQUIRE, gid, takeover))
@@ -519,8 +519,7 @@ class Daemon:
         if self._loop is None or self._done is None or self._done.done():
             return
         deadline = self.node.next_deadline(self.now())
-        for budget in (self.rejects, self.churn):
-            due = budget.next_deadline()
+        for due in (self.rejects.next_deadline(), self.churn.next_deadline()):
             if due is not None:
                 deadline = min(deadline, due)
         if self.pinger is not None:

@@ -283,7 +283,7 @@ class Membership:
                 p.warned = True
                 out.append(Log(_WARN, f"Late heartbeat: Node {p.name}: interval "
                                f"{int(silent * 1000)} ms (warntime {int(t.warntime * 1000)} "
-                               f"ms, deadtime {int(t.deadtime * 1000)} ms)", churn=True))
+                               f"ms, deadtime {int(t.deadtime * 1000)} ms)", churn=p.name))
             if silent > self._dead_after(p):
                 out.extend(self._declare_dead(p, silent))
         out.extend(self._maybe_active())
@@ -296,7 +296,7 @@ class Membership:
         why = "deadtime" if p.heard is not None else "initdead"
         out: list[MembershipAction] = [
             Log(_WARN, f"node {p.name}: is dead (silent {silent:.3f} s, "
-                       f"{why} {self._dead_after(p):g} s)", churn=True),
+                       f"{why} {self._dead_after(p):g} s)", churn=p.name),
             NodeStatus(p.name, old, NodeState.DEAD)]
         for link, st in p.links.items():
             if st is LinkState.UP:

@@ -25,7 +25,7 @@ per wake-up; signatures are checked after all that, by the daemon.
 Two ways to read, chosen by the daemon (``read_period``):
 
 - *on readiness* (the default): one reader per socket (``loop.add_reader``)
-  and a non-blocking ``recvfrom`` loop; the reader also drains the process's
+  that reads it with ``drain(BATCH)``; the reader also drains the process's
   other UDP heartbeat sockets, so a peer's heartbeat sent on two media
   (arriving a few µs apart) costs one turn of the event loop, not two.
 - *polled* (``set_polled(True)``), when heartbeats arrive faster than one
@@ -328,36 +328,18 @@ class UdpTransport:
                         "reading it", self.kind, self.link, exc)
 
     def _readable(self) -> None:
-        """This socket is readable: read it, then whatever the others have by now."""
-        self._drain()
+        """This socket is readable: read it, then whatever the others have by now
+        (at most BATCH datagrams each: a flood cannot starve the timer)."""
+        self.drain(BATCH)
         for t in _RECEIVING:
             if t is not self:
-                t._drain()
-
-    def _drain(self) -> None:
-        rx, on_packet, counters = self._rx, self._on_packet, self._counters
-        if rx is None or on_packet is None:
-            return
-        own = self._local_addrs if self.kind != "ucast" else ()
-        recvfrom = rx.recvfrom
-        for _ in range(BATCH):
-            try:
-                data, (addr, port) = recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                counters.errors += 1
-                return
-            if addr in own:
-                continue  # our own broadcast/multicast
-            counters.packets_in += 1
-            counters.bytes_in += len(data)
-            on_packet(data, f"{addr}:{port}")
+                t.drain(BATCH)
 
     def drain(self, limit: int = DRAIN_MAX) -> bool:
-        """Read what waited (polled mode), each datagram with its arrival time on the
-        monotonic clock: the kernel's stamp, never later than now. False: `limit`
-        datagrams were read and more may wait."""
+        """Read what waited (up to `limit` datagrams), each with its arrival time on the
+        monotonic clock: the kernel's stamp, never later than now (polled mode reads
+        a backlog; on readiness it is a few µs old). False: `limit` datagrams were read
+        and more may wait."""
         rx, on_packet, counters = self._rx, self._on_packet, self._counters
         if rx is None or on_packet is None:
             return True
