@@ -143,13 +143,18 @@ class Cluster:
         others = {x.host.name for x in self.nodes} - {node.host.name}
         return all(seen.get(name) == "active" for name in others)
 
-    def deaths_seen(self) -> int | None:
-        """Deaths counted by all the daemons since they started (None: one did not say).
-        Exact, where the logs' `is dead` lines are within each peer's churn budget."""
+    def deaths_seen(self, within: float = 30.0) -> int | None:
+        """Deaths counted by all the daemons since they started (None: one did not say,
+        or not all said within `within` seconds: a saturated machine). Exact, where the
+        logs' `is dead` lines are within each peer's churn budget."""
         total = 0
+        deadline = time.monotonic() + within
         for node in self.nodes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
             try:
-                st = control_request(node.run_dir, "status", timeout=10.0)
+                st = control_request(node.run_dir, "status", timeout=min(10.0, left))
                 total += int(st["counters"]["deaths_seen"])
             except (ControlError, OSError, KeyError, TypeError, ValueError):
                 return None

@@ -147,8 +147,7 @@ class ChurnBudget:
 
     def summary(self, now: float) -> str | None:
         """One line for what was held back once `interval` has passed, else None."""
-        due = self.next_deadline()
-        if due is None or self._since is None or now < due - 1e-9:
+        if self._since is None or now < self._since + self.limits.interval - 1e-9:
             return None
         most = sorted(self._held_for.items(), key=lambda kv: (-kv[1], kv[0]))
         names = ", ".join(f"{p} ({n})" for p, n in most[:CHURN_NAMED])

@@ -48,9 +48,9 @@ class RejectBudget(LineBudget):
     """Counts rejected packets by reason and decides which ones get a log line."""
 
     def __init__(self, limits: RejectLimits | None = None) -> None:
-        self.rejects = limits or RejectLimits()
-        super().__init__(BudgetLimits(self.rejects.rate, self.rejects.burst,
-                                      self.rejects.interval))
+        given = limits or RejectLimits()
+        super().__init__(BudgetLimits(given.rate, given.burst, given.interval))
+        self._max_sources = given.max_sources
         self._counts = dict.fromkeys((r.value for r in RejectReason), 0)
         self._sources: set[str] = set()
         self._sources_overflow = False
@@ -60,7 +60,7 @@ class RejectBudget(LineBudget):
         self._counts[reason.value] += 1
         if self.take(now):
             return True
-        if len(self._sources) < self.rejects.max_sources:
+        if len(self._sources) < self._max_sources:
             self._sources.add(source)
         elif source not in self._sources:
             self._sources_overflow = True
